@@ -1,0 +1,162 @@
+// A small schema language for the config file. Each node validates a parsed
+// YAML value and reports problems by key path, so errors can name the key and
+// (through the YAML document) its line. Defaults live here, in one place.
+import { isIP } from 'node:net';
+import { parseDuration } from './duration.js';
+
+export interface Issue {
+  path: (string | number)[];
+  message: string;
+}
+
+export interface Node<T> {
+  /** What the value should be, for messages ("a duration such as 15m"). */
+  readonly expected: string;
+  /** Returns the value, or pushes issues and returns undefined. */
+  check(value: unknown, path: (string | number)[], issues: Issue[]): T | undefined;
+  /** Value used when the key is absent; undefined means the key is optional without default. */
+  readonly fallback?: () => T;
+  /** The key must be present (in a section that is). */
+  readonly required?: true;
+}
+
+function leaf<T>(expected: string, accept: (v: unknown) => T | undefined): Node<T> {
+  return {
+    expected,
+    check(value, path, issues) {
+      const out = accept(value);
+      if (out === undefined) issues.push({ path, message: `must be ${expected}, got ${describe(value)}` });
+      return out;
+    },
+  };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+export const string = leaf('a string', (v) => (typeof v === 'string' && v !== '' ? v : undefined));
+export const boolean = leaf('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
+export const positiveInt = leaf('a positive integer', (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined,
+);
+/** Seconds. */
+export const duration = leaf('a duration such as 30s, 15m or 1h', (v) => {
+  const s = typeof v === 'string' ? parseDuration(v) : undefined;
+  return s !== undefined && s > 0 ? s : undefined;
+});
+export const ipAddress = leaf('an IPv4 or IPv6 address', (v) => (typeof v === 'string' && isIP(v) ? v : undefined));
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+/** "host:port", "[v6]:port"; the port is required. */
+export const hostPort = leaf('host:port', (v) => (typeof v === 'string' ? parseHostPort(v) : undefined));
+
+export function parseHostPort(text: string): HostPort | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function oneOf<const T extends string>(...values: T[]): Node<T> {
+  return leaf(`one of ${values.join(', ')}`, (v) => (values.includes(v as T) ? (v as T) : undefined));
+}
+
+/** A domain name, or `*.domain` for all subdomains. */
+export const domainPattern = leaf('a domain such as example.com or *.example.com', (v) =>
+  typeof v === 'string' && /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(v)
+    ? v.toLowerCase()
+    : undefined,
+);
+
+/** An email address as used in an SMTP envelope. */
+export const mailbox = leaf('an email address', (v) =>
+  typeof v === 'string' && /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(v) ? v : undefined,
+);
+
+type Required<T> = Node<T> & { readonly fallback: () => T; readonly required: true };
+
+/** A key that must be given; typed as always present. */
+export function required<T>(node: Node<T>): Required<T> {
+  return { ...node, required: true, fallback: () => { throw new Error('required key has no default'); } };
+}
+
+type Defaulted<T> = Node<T> & { readonly fallback: () => T };
+
+export function withDefault<T>(node: Node<T>, value: T): Defaulted<T> {
+  return { ...node, fallback: () => structuredClone(value) };
+}
+
+export function list<T>(item: Node<T>, opts: { nonEmpty?: boolean } = {}): Node<T[]> {
+  return {
+    expected: `a list of ${item.expected}`,
+    check(value, path, issues) {
+      if (!Array.isArray(value)) {
+        issues.push({ path, message: `must be a list, got ${describe(value)}` });
+        return undefined;
+      }
+      if (opts.nonEmpty && value.length === 0) {
+        issues.push({ path, message: 'must not be empty' });
+        return undefined;
+      }
+      const before = issues.length;
+      const out = value.map((v, i) => item.check(v, [...path, i], issues));
+      return issues.length === before ? (out as T[]) : undefined;
+    },
+  };
+}
+
+type Shape = Record<string, Node<unknown>>;
+type Out<S extends Shape> = {
+  [K in keyof S as S[K] extends { fallback: () => unknown } ? K : never]: S[K] extends Node<infer T> ? T : never;
+} & {
+  [K in keyof S as S[K] extends { fallback: () => unknown } ? never : K]?: S[K] extends Node<infer T> ? T : never;
+};
+
+/** A mapping with known keys only: an unknown key is an error, never ignored. Absent, it takes its defaults. */
+export function object<S extends Shape>(shape: S): Defaulted<Out<S>> & { shape: S } {
+  const node: Defaulted<Out<S>> & { shape: S } = {
+    shape,
+    fallback: () => node.check({}, [], [])!,
+    expected: 'a mapping',
+    check(value, path, issues) {
+      if (value === null || value === undefined) value = {};
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        issues.push({ path, message: `must be a mapping, got ${describe(value)}` });
+        return undefined;
+      }
+      const before = issues.length;
+      const input = value as Record<string, unknown>;
+      for (const key of Object.keys(input)) {
+        if (!(key in shape)) issues.push({ path: [...path, key], message: `unknown key (known: ${Object.keys(shape).join(', ')})` });
+      }
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(shape)) {
+        const v = input[key];
+        if (v === undefined || v === null) {
+          if (child.required) issues.push({ path: [...path, key], message: `is required (${child.expected})` });
+          else if (child.fallback) out[key] = child.fallback();
+          continue;
+        }
+        out[key] = child.check(v, [...path, key], issues);
+      }
+      return issues.length === before ? (out as Out<S>) : undefined;
+    },
+  };
+  return node;
+}
+
+/** An optional section: absent means the feature is off; present gets its own defaults. */
+export function section<S extends Shape>(shape: S): Node<Out<S>> & { shape: S } {
+  const { fallback: _none, ...inner } = object(shape);
+  return inner;
+}
+
+export type Infer<N> = N extends Node<infer T> ? T : never;

@@ -1,0 +1,5 @@
+// Every feature of the exporter, in one list (as node_exporter registers its
+// collectors). A feature is off until its part of the config is set.
+import type { Feature } from './collectors/collector.js';
+
+export const FEATURES: readonly Feature[] = [];

@@ -1,0 +1,90 @@
+// The HTTP face of the exporter, as the Prometheus exporters have it:
+// /metrics, a landing page, /-/healthy, /-/ready and POST /-/reload.
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import type { LandingTable } from '../collectors/collector.js';
+
+export const DEFAULT_PORT = 10025;
+
+export interface LandingInfo {
+  version: string;
+  telemetryPath: string;
+  tables: LandingTable[];
+}
+
+export interface HttpOptions {
+  registry: Registry;
+  telemetryPath: string;
+  ready(): Promise<boolean>;
+  reload(): Promise<boolean>;
+  landing(): LandingInfo;
+}
+
+export function createHttpApp(opts: HttpOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get(opts.telemetryPath, async (_req, res) => {
+    try {
+      const body = await opts.registry.metrics();
+      res.set('Content-Type', opts.registry.contentType).send(body);
+    } catch (err) {
+      res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
+    }
+  });
+
+  app.get('/-/healthy', (_req, res) => {
+    res.type('text/plain').send('Healthy.\n');
+  });
+
+  app.get('/-/ready', async (_req, res) => {
+    if (await opts.ready()) res.type('text/plain').send('Ready.\n');
+    else res.status(503).type('text/plain').send('Not ready: still catching up.\n');
+  });
+
+  app.post('/-/reload', async (_req, res) => {
+    if (await opts.reload()) res.type('text/plain').send('Reloaded.\n');
+    else res.status(500).type('text/plain').send('Reload failed; the previous config is still in use. See the exporter log.\n');
+  });
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(opts.landing()));
+  });
+
+  return app;
+}
+
+function landingPage(info: LandingInfo): string {
+  const tables = info.tables
+    .map(
+      (t) => `<h2>${esc(t.title)}</h2>
+<table>
+<tr>${t.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>
+${t.rows.length ? t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n') : `<tr><td colspan="${t.columns.length}">none yet</td></tr>`}
+</table>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>mailrelay-exporter</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}</style>
+</head>
+<body>
+<h1>mailrelay-exporter</h1>
+<p>Detects a mail server used as a spam relay. Version ${esc(info.version)}.</p>
+<ul>
+<li><a href="${esc(info.telemetryPath)}">Metrics</a></li>
+<li><a href="/-/healthy">Health</a></li>
+<li><a href="/-/ready">Readiness</a></li>
+</ul>
+${tables}
+</body>
+</html>
+`;
+}
+
+/** Account names come from the mail log, i.e. from attackers: always escape. */
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
