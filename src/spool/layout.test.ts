@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { isOutgoingMessage, isRetryFolder, messageFileKind, parseOriginalSender, queueOfFolder, stemOf } from './layout.js';
+
+describe('parseOriginalSender', () => {
+  it.each([
+    ['Original Sender: <willm.b@orange.fr>\r\n', 'willm.b@orange.fr'],
+    ['original-sender willm.b@orange.fr\n', 'willm.b@orange.fr'],
+    ['ORIGINAL SENDER:info@Domaine.com\n', 'info@domaine.com'],
+    ['Received: from x\r\nOriginal sender: <a@b.c>\r\n', 'a@b.c'],
+    ['Original Sender: <>\r\n', ''],
+    ['Subject: hello\r\n\r\nbody', undefined],
+    ['X-Original sender: a@b.c', undefined],
+  ])('%j → %j', (head, sender) => {
+    expect(parseOriginalSender(head)).toBe(sender);
+  });
+
+  it('bounds the label value', () => {
+    expect(parseOriginalSender(`Original Sender: <${'a'.repeat(1000)}@x.org>`)).toHaveLength(254);
+  });
+});
+
+describe('queue folders and files', () => {
+  it.each([
+    ['_outgoing', 'outgoing'],
+    ['_outgoing/retry', 'outgoing'],
+    ['_outgoing/priority_2', 'outgoing'],
+    ['_outgoing/retry/x', undefined],
+    ['_incoming', 'incoming'],
+    ['_incoming.bak', 'incoming'],
+    ['_quarantine', undefined],
+    ['domaine.com', undefined],
+  ])('%s is %s', (folder, queue) => {
+    expect(queueOfFolder(folder)).toBe(queue);
+  });
+
+  it('knows the retry queue', () => {
+    expect([isRetryFolder('_outgoing/retry'), isRetryFolder('_outgoing/priority_2'), isRetryFolder('_outgoing')]).toEqual([true, true, false]);
+  });
+
+  it('classifies message files by extension', () => {
+    expect(['a.tmp', 'B.TMP', 'c.dat', 'd.tm$', 'desktop.ini', '.tmp', 'lock'].map(messageFileKind)).toEqual([
+      'tmp', 'tmp', 'dat', 'tm$', undefined, undefined, undefined,
+    ]);
+    expect(isOutgoingMessage('x.tm$')).toBe(false);
+    expect(stemOf('ABC123.tmp')).toBe('ABC123');
+  });
+});
