@@ -1,0 +1,181 @@
+// Per-account counting of SMTP facts with bounded cardinality.
+//
+// Accounts that logged in successfully get their own series, at most
+// `maxAccounts`, never evicted: a real account's history must not vanish
+// because of attacker traffic. Usernames seen only in failed AUTH live in a
+// separate LRU of `maxFailedUsernames`, so a password spray with random names
+// can never push real accounts out. What does not fit is counted under
+// `__overflow__`; a failed username evicted from the LRU carries its count
+// there too, so sums over `account` stay monotonic.
+import { isForeignSender, type AuthMechanism, type SmtpFact } from '../smtp/facts.js';
+import { SlidingSet } from './window.js';
+
+export const OVERFLOW = '__overflow__';
+
+/** Distinct IPs or domains kept per account within the window; an attack beyond this is already obvious. */
+export const MAX_WINDOW_KEYS = 10_000;
+
+export interface AccountLimits {
+  maxAccounts: number;
+  maxFailedUsernames: number;
+  /** detection.window, seconds of log time. */
+  windowSeconds: number;
+}
+
+export class AccountStats {
+  logins = 0;
+  authFailures = 0;
+  messages = 0;
+  externalRecipients = 0;
+  localRecipients = 0;
+  foreignSenderMessages = 0;
+  readonly clientIps = new SlidingSet(MAX_WINDOW_KEYS);
+  readonly recipientDomains = new SlidingSet(MAX_WINDOW_KEYS);
+}
+
+const MECHANISMS: readonly AuthMechanism[] = ['login', 'plain', 'cram_md5', 'other'];
+
+export class AccountBook {
+  sessions = 0;
+  readonly authAttempts: Record<AuthMechanism, number> = { login: 0, plain: 0, cram_md5: 0, other: 0 };
+  readonly authFailures: Record<AuthMechanism, number> = { login: 0, plain: 0, cram_md5: 0, other: 0 };
+  unauthenticatedRelayRecipients = 0;
+  relayDenied = 0;
+  /** Events counted under __overflow__. */
+  overflowEvents = 0;
+  /** The latest log time seen: "now" for the windows, so a catch-up of old logs gives the gauges of that time. */
+  now = 0;
+
+  /** Accounts with a successful login, insertion-ordered; __overflow__ is kept apart. */
+  private readonly accounts = new Map<string, AccountStats>();
+  private readonly overflow = new AccountStats();
+  /** Failed-only usernames → failures, ordered by last failure (LRU at the front). */
+  private readonly failedOnly = new Map<string, number>();
+
+  constructor(private limits: AccountLimits) {}
+
+  setLimits(limits: AccountLimits): void {
+    this.limits = limits;
+    while (this.failedOnly.size > limits.maxFailedUsernames) this.evictOldestFailed();
+  }
+
+  get windowSeconds(): number {
+    return this.limits.windowSeconds;
+  }
+
+  apply(fact: SmtpFact): void {
+    if (fact.time > this.now) this.now = fact.time;
+    switch (fact.type) {
+      case 'session':
+        this.sessions++;
+        return;
+      case 'relay_denied':
+        this.relayDenied++;
+        return;
+      case 'auth':
+        this.authAttempts[fact.mechanism]++;
+        if (fact.success) {
+          if (fact.username === undefined) return;
+          const stats = this.statsFor(fact.username);
+          stats.logins++;
+          stats.clientIps.add(fact.peer, fact.time);
+        } else {
+          this.authFailures[fact.mechanism]++;
+          if (fact.username !== undefined) this.countFailure(fact.username);
+        }
+        return;
+      case 'message': {
+        let external = 0;
+        for (const r of fact.recipients) if (r.external) external++;
+        if (fact.account === undefined) {
+          this.unauthenticatedRelayRecipients += external;
+          return;
+        }
+        const stats = this.statsFor(fact.account);
+        stats.messages++;
+        stats.externalRecipients += external;
+        stats.localRecipients += fact.recipients.length - external;
+        if (isForeignSender(fact.account, fact.mailFrom)) stats.foreignSenderMessages++;
+        for (const r of fact.recipients) if (r.external) stats.recipientDomains.add(r.domain, fact.time);
+        return;
+      }
+    }
+  }
+
+  /** Accounts with their own series, __overflow__ last when it has counted anything. */
+  *accountEntries(): IterableIterator<[string, AccountStats]> {
+    yield* this.accounts;
+    if (this.overflowEvents > 0) yield [OVERFLOW, this.overflow];
+  }
+
+  /** Failed-only usernames and their failures. */
+  failedEntries(): IterableIterator<[string, number]> {
+    return this.failedOnly.entries();
+  }
+
+  get trackedAccounts(): number {
+    return this.accounts.size;
+  }
+
+  /** Distinct client IPs / recipient domains of `stats` within the window ending at the latest log time. */
+  clientIps(stats: AccountStats): number {
+    return stats.clientIps.count(this.now, this.limits.windowSeconds);
+  }
+
+  recipientDomains(stats: AccountStats): number {
+    return stats.recipientDomains.count(this.now, this.limits.windowSeconds);
+  }
+
+  /** The accounts with the most external recipients, for the landing page. */
+  topByExternalRecipients(n: number): [string, AccountStats][] {
+    return [...this.accountEntries()].sort((a, b) => b[1].externalRecipients - a[1].externalRecipients).slice(0, n);
+  }
+
+  static mechanisms(): readonly AuthMechanism[] {
+    return MECHANISMS;
+  }
+
+  /** The stats of a logged-in account: its own when known or when there is room, else __overflow__. */
+  private statsFor(account: string): AccountStats {
+    const known = this.accounts.get(account);
+    if (known) return known;
+    // A username spelled like the overflow label can never have series of its own.
+    if (account !== OVERFLOW && this.accounts.size < this.limits.maxAccounts) {
+      const stats = new AccountStats();
+      // A username that failed before it logged in brings its failures along.
+      const failures = this.failedOnly.get(account);
+      if (failures !== undefined) {
+        stats.authFailures = failures;
+        this.failedOnly.delete(account);
+      }
+      this.accounts.set(account, stats);
+      return stats;
+    }
+    this.overflowEvents++;
+    return this.overflow;
+  }
+
+  private countFailure(username: string): void {
+    const known = this.accounts.get(username);
+    if (known) {
+      known.authFailures++;
+      return;
+    }
+    if (username === OVERFLOW) {
+      this.overflow.authFailures++;
+      this.overflowEvents++;
+      return;
+    }
+    const previous = this.failedOnly.get(username);
+    if (previous !== undefined) this.failedOnly.delete(username);
+    else if (this.failedOnly.size >= this.limits.maxFailedUsernames) this.evictOldestFailed();
+    this.failedOnly.set(username, (previous ?? 0) + 1);
+  }
+
+  private evictOldestFailed(): void {
+    const [username, failures] = this.failedOnly.entries().next().value!;
+    this.failedOnly.delete(username);
+    this.overflow.authFailures += failures;
+    this.overflowEvents += failures;
+  }
+}
