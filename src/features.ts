@@ -1,5 +1,6 @@
 // Every feature of the exporter, in one list (as node_exporter registers its
 // collectors). A feature is off until its part of the config is set.
 import type { Feature } from './collectors/collector.js';
+import { logFeature } from './collectors/log.js';
 
-export const FEATURES: readonly Feature[] = [];
+export const FEATURES: readonly Feature[] = [logFeature];
