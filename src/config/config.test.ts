@@ -1,0 +1,102 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaultConfig, loadConfig } from './config.js';
+import { formatDuration, parseDuration } from './duration.js';
+
+const testdata = new URL('./testdata/', import.meta.url);
+const read = (name: string) => readFileSync(new URL(name, testdata), 'utf8');
+
+function errorOf(name: string): string {
+  try {
+    loadConfig(read(name), name);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`${name} was accepted`);
+}
+
+describe('loadConfig: one row per invalid fixture, a stable fragment naming file, line and key', () => {
+  const cases: [string, string][] = [
+    ['invalid-unknown-key.yml', 'invalid-unknown-key.yml:3: icewarp.log_dirctory: unknown key'],
+    ['invalid-wrong-type.yml', 'invalid-wrong-type.yml:2: limits.max_accounts: must be a positive integer, got string "many"'],
+    ['invalid-duration.yml', 'invalid-duration.yml:2: detection.window: must be a duration'],
+    ['invalid-enum.yml', 'invalid-enum.yml:1: start_at: must be one of end, beginning'],
+    ['invalid-domain.yml', 'invalid-domain.yml:3: local_domains[1]: must be a domain'],
+    ['invalid-yaml.yml', 'invalid-yaml.yml:3: invalid YAML'],
+    ['invalid-section.yml', 'invalid-section.yml:1: icewarp: must be a mapping'],
+    ['invalid-zero.yml', 'invalid-zero.yml:2: limits.max_accounts: must be a positive integer'],
+    ['invalid-dnsbl-no-ips.yml', 'invalid-dnsbl-no-ips.yml:1: dnsbl.ips: is required'],
+    ['invalid-ip.yml', 'invalid-ip.yml:2: dnsbl.ips[0]: must be an IPv4 or IPv6 address'],
+    ['invalid-hostport.yml', 'invalid-hostport.yml:2: relay_probe.targets[0]: must be host:port'],
+    ['invalid-mailbox.yml', 'invalid-mailbox.yml:3: relay_probe.mail_from: must be an email address'],
+    ['invalid-duplicate-key.yml', 'invalid-duplicate-key.yml:2: invalid YAML: Map keys must be unique'],
+  ];
+
+  it('covers every invalid fixture', () => {
+    const fixtures = readdirSync(testdata).filter((f) => f.startsWith('invalid-')).sort();
+    expect(cases.map(([f]) => f).sort()).toEqual(fixtures);
+  });
+
+  it.each(cases)('%s', (file, fragment) => {
+    expect(errorOf(file)).toContain(fragment);
+  });
+});
+
+describe('loadConfig: valid files', () => {
+  it('accepts every documented key', () => {
+    const c = loadConfig(read('valid-full.yml'), 'valid-full.yml');
+    expect(c.icewarp).toEqual({ log_directory: '/opt/icewarp/logs/smtp', log_file_pattern: 's*.log', mail_directory: '/opt/icewarp/mail' });
+    expect(c.local_domains).toEqual(['domaine.com', '*.domaine.com']);
+    expect(c.detection.window).toBe(3600);
+    expect(c.spool.rescan_interval).toBe(300);
+    expect(c.dnsbl).toEqual({
+      ips: ['203.0.113.7', '2001:db8::7'],
+      zones: ['zen.spamhaus.org', 'bl.spamcop.net'],
+      interval: 900,
+      timeout: 5,
+      resolver: { host: '127.0.0.1', port: 53 },
+      concurrency: 8,
+    });
+    expect(c.relay_probe?.targets).toEqual([{ host: 'mail.domaine.com', port: 25 }]);
+  });
+
+  it('fills defaults; an empty file is the default config with every collector off', () => {
+    expect(loadConfig('', 'empty.yml')).toEqual(defaultConfig());
+    const d = defaultConfig();
+    expect([d.icewarp.log_directory, d.icewarp.mail_directory, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20 });
+    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern]).toEqual(['end', './data/positions.json', 's*.log']);
+  });
+
+  it('gives an optional section its own defaults when present', () => {
+    const c = loadConfig('dnsbl:\n  ips: ["2001:db8::7"]\n');
+    expect(c.dnsbl?.zones).toContain('zen.spamhaus.org');
+    expect(c.dnsbl?.interval).toBe(900);
+  });
+
+  it('reports every problem at once', () => {
+    expect(() => loadConfig('start_at: x\nlimits:\n  max_accounts: -1\n', 'c.yml')).toThrow(
+      /c\.yml:1: start_at: .*\nc\.yml:3: limits\.max_accounts: /,
+    );
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['30s', 30],
+    ['15m', 900],
+    ['1h30m', 5400],
+    ['500ms', 0.5],
+    ['7d', 604800],
+    ['1x', undefined],
+    ['h', undefined],
+    ['-5m', undefined],
+  ])('%s → %s', (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
+
+  it('formats back', () => {
+    expect([3600, 5400, 0.5, 0].map(formatDuration)).toEqual(['1h', '1h30m', '500ms', '0s']);
+  });
+});
