@@ -1,0 +1,62 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePositions, PositionsFileError, readPositions, writePositions } from './positions.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'positions-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('positions file', () => {
+  it('round-trips 64-bit inode and device numbers exactly, creating its folder', async () => {
+    const file = join(dir, 'a', 'b', 'positions.json');
+    const files = new Map([['s20261128.log', { offset: 1234, inode: 18446744073709551615n, dev: 2049n }]]);
+    await writePositions(file, { directory: '/var/log/smtp', files });
+    expect(await readPositions(file)).toEqual({ directory: '/var/log/smtp', files });
+    // No temporary file left behind.
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['positions.json']);
+    const json = JSON.parse(await readFile(file, 'utf8'));
+    expect(json).toEqual({ version: 1, directory: '/var/log/smtp', files: { 's20261128.log': { offset: 1234, inode: '18446744073709551615', dev: '2049' } } });
+  });
+
+  it('replaces an existing file whole', async () => {
+    const file = join(dir, 'positions.json');
+    await writePositions(file, { directory: '/d', files: new Map([['a.log', { offset: 1, inode: 1n, dev: 1n }]]) });
+    await writePositions(file, { directory: '/d', files: new Map() });
+    expect((await readPositions(file))?.files.size).toBe(0);
+  });
+
+  it('is undefined when missing', async () => {
+    expect(await readPositions(join(dir, 'none.json'))).toBeUndefined();
+  });
+
+  it('rejects corrupt content, naming the file and the key', async () => {
+    const file = join(dir, 'positions.json');
+    await writeFile(file, '{"version":1,"directory":"/d","files":{"a.log":{"offset":');
+    await expect(readPositions(file)).rejects.toThrow(PositionsFileError);
+    await expect(readPositions(file)).rejects.toThrow(`positions file ${file}: is not valid JSON`);
+  });
+
+  it.each([
+    [[], /not a JSON object/],
+    [{ version: 2, directory: '/d', files: {} }, /version 2/],
+    [{ version: 1, files: {} }, /"directory"/],
+    [{ version: 1, directory: '/d', files: [] }, /"files"/],
+    [{ version: 1, directory: '/d', files: { 'a.log': { offset: -1, inode: '1', dev: '1' } } }, /files\.a\.log\.offset/],
+    [{ version: 1, directory: '/d', files: { 'a.log': { offset: 1.5, inode: '1', dev: '1' } } }, /files\.a\.log\.offset/],
+    [{ version: 1, directory: '/d', files: { 'a.log': { offset: 1, inode: 'x', dev: '1' } } }, /files\.a\.log\.inode/],
+    [{ version: 1, directory: '/d', files: { 'a.log': { offset: 1, inode: '1' } } }, /files\.a\.log\.dev/],
+  ])('rejects %j', (data, message) => {
+    expect(() => parsePositions('p.json', data)).toThrow(message);
+  });
+
+  it('accepts inode and dev as JSON numbers', () => {
+    const p = parsePositions('p.json', { version: 1, directory: '/d', files: { 'a.log': { offset: 3, inode: 7, dev: 8 } } });
+    expect(p.files.get('a.log')).toEqual({ offset: 3, inode: 7n, dev: 8n });
+  });
+});
