@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { parseFlags } from './flags.js';
+
+describe('parseFlags', () => {
+  it('has the Prometheus exporter defaults', () => {
+    expect(parseFlags([])).toEqual({ 'web.listen-address': ':10025', 'web.telemetry-path': '/metrics', 'log.level': 'info' });
+  });
+
+  it('takes --flag=value and --flag value', () => {
+    expect(parseFlags(['--config.file=/etc/x.yml', '--web.listen-address', '127.0.0.1:9999', '--log.level=debug', '--web.telemetry-path=/m'])).toEqual({
+      'config.file': '/etc/x.yml',
+      'web.listen-address': '127.0.0.1:9999',
+      'web.telemetry-path': '/m',
+      'log.level': 'debug',
+    });
+  });
+
+  it.each([
+    [['--nope=1'], 'unknown flag or argument: --nope=1'],
+    [['stray'], 'unknown flag or argument: stray'],
+    [['--config.file'], '--config.file needs a value'],
+    [['--log.level=loud'], '--log.level must be one of debug, info, warn, error'],
+    [['--web.telemetry-path=metrics'], '--web.telemetry-path must start with /'],
+  ])('%j is refused: %s', (argv, message) => {
+    expect(() => parseFlags(argv)).toThrow(message);
+  });
+
+  it('answers --help and --version', () => {
+    expect([parseFlags(['--help']), parseFlags(['--version'])]).toEqual(['help', 'version']);
+  });
+});

@@ -1,0 +1,48 @@
+// The exporter's flags, kingpin style as in the Go exporters.
+import { DEFAULT_PORT } from './http/server.js';
+import { LEVELS, type Level } from './logger.js';
+
+export const USAGE = `usage: mailrelay-exporter [<flags>]
+       mailrelay-exporter queue|incoming <command> [<flags>]   (run "mailrelay-exporter queue --help")
+
+Detects a mail server used as a spam relay, from its SMTP logs and mail queues.
+
+Flags:
+  --config.file=PATH               Config file (YAML). Without one, every collector is off.
+  --web.listen-address=[HOST]:PORT Address to listen on (default ":${DEFAULT_PORT}").
+  --web.telemetry-path=PATH        Path under which to expose metrics (default "/metrics").
+  --log.level=LEVEL                One of ${LEVELS.join(', ')} (default "info").
+  --version                        Print the version and exit.
+  --help                           Print this help and exit.
+`;
+
+export interface Flags {
+  'config.file'?: string;
+  'web.listen-address': string;
+  'web.telemetry-path': string;
+  'log.level': Level;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** `--name=value` or `--name value`, kingpin style. */
+export function parseFlags(argv: string[]): Flags | 'help' | 'version' {
+  const flags: Flags = { 'web.listen-address': `:${DEFAULT_PORT}`, 'web.telemetry-path': '/metrics', 'log.level': 'info' };
+  const known = new Set(['config.file', 'web.listen-address', 'web.telemetry-path', 'log.level']);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--version') return 'version';
+    const m = /^--([\w.-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m || !known.has(m[1]!)) throw new UsageError(`unknown flag or argument: ${arg}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
+    (flags as unknown as Record<string, string>)[m[1]!] = value;
+  }
+  if (!LEVELS.includes(flags['log.level'])) throw new UsageError(`--log.level must be one of ${LEVELS.join(', ')}`);
+  if (!flags['web.telemetry-path'].startsWith('/')) throw new UsageError('--web.telemetry-path must start with /');
+  return flags;
+}
+
