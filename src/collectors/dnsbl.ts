@@ -1,0 +1,85 @@
+// The DNSBL feature: checks the configured public IPs against blocklists on
+// an interval; the metrics read the last results, so a scrape never waits for DNS.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../logger.js';
+import { DnsblChecker, type DnsblSettings } from '../probes/dnsbl.js';
+import { CheckSchedule } from '../probes/schedule.js';
+import type { CollectorStatus, Feature, LandingTable, Running } from './collector.js';
+
+export class DnsblRunning implements Running {
+  readonly checker: DnsblChecker;
+  private readonly schedule: CheckSchedule;
+  // Active checks never hold readiness: a blocklist that times out says
+  // nothing about whether this exporter can serve its metrics.
+  readonly ready = Promise.resolve();
+
+  constructor(settings: DnsblSettings & { interval: number }, log: Logger) {
+    this.checker = new DnsblChecker(settings, log);
+    this.schedule = new CheckSchedule(settings.interval, () => this.checker.runRound());
+    this.schedule.start();
+  }
+
+  status(): CollectorStatus | undefined {
+    const round = this.checker.lastRound();
+    return round && { success: round.errors === 0, durationSeconds: round.durationSeconds };
+  }
+
+  async stop(): Promise<void> {
+    this.checker.stop();
+    await this.schedule.stop();
+  }
+
+  landingTable(): LandingTable {
+    return {
+      title: 'DNSBL listings',
+      columns: ['IP', 'Zone', 'Answer'],
+      rows: this.checker
+        .listings()
+        .filter((l) => l.listed)
+        .map((l) => [l.ip, l.zone, l.answer]),
+    };
+  }
+}
+
+export const dnsblFeature: Feature<DnsblRunning> = {
+  name: 'dnsbl',
+  settings: (config: Config) => config.dnsbl,
+  start(config: Config, log: Logger): DnsblRunning {
+    const settings = config.dnsbl;
+    if (!settings) throw new Error('dnsbl: started without a dnsbl section');
+    return new DnsblRunning(settings, log);
+  },
+  registerMetrics(registry: Registry, current: () => DnsblRunning | undefined): void {
+    const listed = new Gauge({
+      name: 'mailrelay_dnsbl_listed',
+      help: 'Whether the IP is listed in the DNSBL zone (1) or not (0), as of the last answer; answer holds the listing codes (127.0.0.x, comma-separated), "" when not listed.',
+      labelNames: ['ip', 'zone', 'answer'],
+      registers: [registry],
+      collect() {
+        listed.reset();
+        for (const l of current()?.checker.listings() ?? []) listed.set({ ip: l.ip, zone: l.zone, answer: l.answer }, l.listed ? 1 : 0);
+      },
+    });
+    const errors = new Counter({
+      name: 'mailrelay_dnsbl_query_errors_total',
+      help: 'DNSBL lookups that got no usable answer: timeouts, resolver errors, and answers a zone uses to refuse the query (such as 127.255.255.x).',
+      labelNames: ['zone'],
+      registers: [registry],
+      collect() {
+        errors.reset();
+        for (const [zone, n] of current()?.checker.queryErrors() ?? []) errors.inc({ zone }, n);
+      },
+    });
+    const lastCheck = new Gauge({
+      name: 'mailrelay_dnsbl_last_check_timestamp_seconds',
+      help: 'When the last round of DNSBL lookups ended, in unix seconds.',
+      registers: [registry],
+      collect() {
+        lastCheck.reset();
+        const round = current()?.checker.lastRound();
+        if (round) lastCheck.set(round.finishedAt);
+      },
+    });
+  },
+};

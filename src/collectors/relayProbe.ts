@@ -1,0 +1,78 @@
+// The open-relay probe feature: on an interval, asks each configured SMTP
+// target to relay for an outsider (never sending DATA); the metrics read the
+// last result per target.
+import { Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../logger.js';
+import { CheckSchedule } from '../probes/schedule.js';
+import { OpenRelayProbe, type RelayProbeSettings } from '../probes/smtpProbe.js';
+import type { CollectorStatus, Feature, LandingTable, Running } from './collector.js';
+
+export class RelayProbeRunning implements Running {
+  readonly probe: OpenRelayProbe;
+  private readonly schedule: CheckSchedule;
+  // Active checks never hold readiness: a hanging SMTP peer says nothing
+  // about whether this exporter can serve its metrics.
+  readonly ready = Promise.resolve();
+
+  constructor(settings: RelayProbeSettings & { interval: number }, log: Logger) {
+    this.probe = new OpenRelayProbe(settings, log);
+    this.schedule = new CheckSchedule(settings.interval, () => this.probe.runRound());
+    this.schedule.start();
+  }
+
+  status(): CollectorStatus | undefined {
+    const round = this.probe.lastRound();
+    return round && { success: round.failures === 0, durationSeconds: round.durationSeconds };
+  }
+
+  async stop(): Promise<void> {
+    this.probe.stop();
+    await this.schedule.stop();
+  }
+
+  landingTable(): LandingTable {
+    return {
+      title: 'Open-relay probe',
+      columns: ['Target', 'Result', 'RCPT reply'],
+      rows: this.probe
+        .lastResults()
+        .map((r) => [r.target, !r.success ? `probe failed: ${r.error ?? ''}` : r.accepted ? 'OPEN RELAY' : 'closed', r.rcptReply ?? '']),
+    };
+  }
+}
+
+export const relayProbeFeature: Feature<RelayProbeRunning> = {
+  name: 'relay_probe',
+  settings: (config: Config) => config.relay_probe,
+  start(config: Config, log: Logger): RelayProbeRunning {
+    const settings = config.relay_probe;
+    if (!settings) throw new Error('relay_probe: started without a relay_probe section');
+    return new RelayProbeRunning(settings, log);
+  },
+  registerMetrics(registry: Registry, current: () => RelayProbeRunning | undefined): void {
+    const perTarget = (name: string, help: string, value: (r: ReturnType<OpenRelayProbe['lastResults']>[number]) => number) => {
+      const gauge: Gauge = new Gauge({
+        name,
+        help,
+        labelNames: ['target'],
+        registers: [registry],
+        collect() {
+          gauge.reset();
+          for (const r of current()?.probe.lastResults() ?? []) gauge.set({ target: r.target }, value(r));
+        },
+      });
+    };
+    perTarget(
+      'mailrelay_open_relay_probe_accepted',
+      'Whether the target accepted RCPT TO an external domain from an external sender without AUTH (1: an open relay) in the last probe.',
+      (r) => (r.accepted ? 1 : 0),
+    );
+    perTarget(
+      'mailrelay_open_relay_probe_success',
+      'Whether the last open-relay probe of the target got an answer to its RCPT (1) or failed before (0).',
+      (r) => (r.success ? 1 : 0),
+    );
+    perTarget('mailrelay_open_relay_probe_duration_seconds', 'Duration of the last open-relay probe of the target in seconds.', (r) => r.durationSeconds);
+  },
+};
