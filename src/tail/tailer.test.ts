@@ -454,6 +454,32 @@ describe('LogTailer', () => {
     const saved = JSON.parse(await readFile(positionsFile, 'utf8'));
     expect(saved.files['s20261129.log'].offset).toBe('new file\n'.length);
   }, 30_000);
+
+  it('with watch on, starts without its directory and follows it once it appears', async () => {
+    await rm(logDir, { recursive: true });
+    const t = follow({ watch: true, rescanMs: 3_600_000, positionsFlushMs: 3_600_000 });
+    await t.tailer.start();
+    expect(t.tailer.healthy).toBe(false);
+
+    await mkdir(logDir);
+    await expect.poll(() => t.tailer.healthy, { timeout: 20_000, interval: 20 }).toBe(true);
+    await writeFile(log('s20261128.log'), 'first\n');
+    await expect.poll(() => t.got(), { timeout: 20_000, interval: 20 }).toEqual(['s20261128.log: first']);
+    await appendFile(log('s20261128.log'), 'second\n');
+    await expect.poll(() => t.got().length, { timeout: 20_000, interval: 20 }).toBe(2);
+  }, 60_000);
+
+  it('stop() during the first catch-up ends start(), and nothing is read after stop', async () => {
+    await writeFile(log('s20261128.log'), 'x\n'.repeat(1000));
+    const t = follow({ watch: true, readChunkBytes: 64 });
+    const started = t.tailer.start();
+    await t.tailer.stop();
+    await started;
+    const delivered = t.got().length;
+    await appendFile(log('s20261128.log'), 'after stop\n');
+    await t.tailer.poll();
+    expect(t.got().length).toBe(delivered);
+  });
 });
 
 describe('splitLines', () => {

@@ -98,6 +98,8 @@ export class LogTailer {
   private watcher: FSWatcher | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private signalStop: () => void = () => undefined;
+  private readonly stopSignal = new Promise<void>((done) => (this.signalStop = done));
   private readonly failing = new Set<string>(); // files whose error was logged once
 
   constructor(opts: TailOptions) {
@@ -124,19 +126,21 @@ export class LogTailer {
 
   /** Reads every existing file to its end (older files first), then follows. Resolves when that first catch-up is done. */
   async start(): Promise<void> {
+    if (this.stopped) return;
     if (this.opts.watch ?? true) {
       // Watch before the catch-up so that writes during it are not missed:
       // their events leave a request the runner serves right after.
       const ready = this.startWatching();
       await this.poll();
-      await ready;
+      await Promise.race([ready, this.stopSignal]);
+      if (this.stopped) return;
       this.timers.push(setInterval(() => this.request(undefined), this.opts.rescanMs ?? 5000));
       this.timers.push(setInterval(() => void this.flushIfChanged(), this.opts.positionsFlushMs ?? 1000));
       for (const t of this.timers) t.unref();
     } else {
       await this.poll();
     }
-    await this.flushIfChanged();
+    if (!this.stopped) await this.flushIfChanged();
   }
 
   /** One step: list the directory, notice new/deleted/shrunk files, read all new complete lines. */
@@ -152,6 +156,7 @@ export class LogTailer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.signalStop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const w = this.watcher;
@@ -229,6 +234,7 @@ export class LogTailer {
   }
 
   private startWatching(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const w = watch(this.directory, { depth: 0, ignoreInitial: true, persistent: true, atomic: false, ignorePermissionErrors: true });
     this.watcher = w;
     // 'raw' comes straight from fs.watch, before chokidar's own stat, so
@@ -318,7 +324,15 @@ export class LogTailer {
       this.isHealthy = false;
       return undefined;
     }
-    if (!this.isHealthy) this.log.info('the log directory can be read again', { directory: this.directory });
+    if (!this.isHealthy) {
+      this.log.info('the log directory can be read again', { directory: this.directory });
+      // A watcher set up while the folder was missing sees the folder appear, not the files in it.
+      if (this.watcher) {
+        void this.watcher.close();
+        // Then one more listing, for files made before the new watcher was ready.
+        void this.startWatching().then(() => this.request(undefined));
+      }
+    }
     this.isHealthy = true;
     const out = new Map<string, BigIntStats | null>();
     for (const name of names) {
