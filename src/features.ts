@@ -2,5 +2,7 @@
 // collectors). A feature is off until its part of the config is set.
 import type { Feature } from './collectors/collector.js';
 import { logFeature } from './collectors/log.js';
+import { dnsblFeature } from './collectors/dnsbl.js';
+import { relayProbeFeature } from './collectors/relayProbe.js';
 
-export const FEATURES: readonly Feature[] = [logFeature];
+export const FEATURES: readonly Feature[] = [logFeature, dnsblFeature, relayProbeFeature];
