@@ -409,6 +409,27 @@ describe('LogTailer', () => {
     expect(t.take()).toEqual(['s20261128.log: back']);
   });
 
+  it('keeps the saved positions when the directory is missing during a whole run', async () => {
+    await writeFile(log('s20261128.log'), 'one\n');
+    const a = follow();
+    await a.tailer.start();
+    await a.tailer.stop();
+    const before = await readFile(positionsFile, 'utf8');
+
+    await rename(logDir, join(root, 'away'));
+    const b = follow();
+    await b.tailer.start();
+    expect(b.tailer.healthy).toBe(false);
+    await b.tailer.stop();
+    expect(await readFile(positionsFile, 'utf8')).toBe(before);
+
+    await rename(join(root, 'away'), logDir);
+    await appendFile(log('s20261128.log'), 'two\n');
+    const c = follow();
+    await c.tailer.start();
+    expect(c.take()).toEqual(['s20261128.log: two']);
+  });
+
   it('moves past a batch whose consumer throws, and logs it', async () => {
     await writeFile(log('s20261127.log'), 'boom\n');
     await writeFile(log('s20261128.log'), 'fine\n');

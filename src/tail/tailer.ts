@@ -178,6 +178,9 @@ export class LogTailer {
   }
 
   private async writeNow(): Promise<void> {
+    // Before the directory was first listed, the saved positions are all we
+    // know: writing now would replace them with nothing.
+    if (!this.firstPollDone) return;
     const changes = this.changes;
     const files = new Map<string, SavedPosition>();
     for (const f of [...this.files.values()].sort((a, b) => compareLogFileNames(a.name, b.name))) {
@@ -264,6 +267,8 @@ export class LogTailer {
       if (!this.positionsLoaded) await this.loadPositions();
       const listed = await this.listDirectory();
       if (!listed) return;
+      // The first listing that works: if the folder was missing at start
+      // (a mount not up yet), its files count as existing at first start.
       const initial = !this.firstPollDone;
       for (const name of [...this.files.keys()]) {
         if (!listed.has(name)) this.forget(name, 'deleted');
