@@ -1,0 +1,247 @@
+// The IceWarp SMTP log line layout: `<peer> [<thread>] <time> <rest>`.
+// See ../shared/spec/icewarp-formats.md. Hot path: millions of lines per
+// second, so the scanner walks char codes instead of running regexes and
+// only the rare time formats take a slower road.
+
+/**
+ * The time written on a line. `clock` is the common `HH:MM:SS` (optionally
+ * `.mmm`) format: no date, no zone; the date comes from the file name and the
+ * time is taken as UTC (IceWarp writes the server's local time and does not
+ * say which zone that is). `instant` formats carry their own date (RFC 822
+ * with its offset, ISO 8601).
+ */
+export type LineTime = { kind: 'clock'; secondsOfDay: number } | { kind: 'instant'; unix: number };
+
+export interface LogLine {
+  /** Remote IP (v4 or v6) for sessions, a word such as `SYSTEM` for service lines. */
+  peer: string;
+  /** Hex thread id, as written (4 or 8 digits seen). */
+  thread: string;
+  /** undefined when the time is in a format this parser does not know. */
+  time: LineTime | undefined;
+  /** Everything after the time, without a trailing CR. */
+  rest: string;
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const ZERO = 0x30;
+
+const MAX_PEER_LENGTH = 64;
+const MAX_THREAD_LENGTH = 16;
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+/**
+ * A reusable scanner: `scan()` fills its fields instead of allocating a
+ * LogLine, so the session state machine can read a line by offsets.
+ */
+export class LineScanner {
+  /** Index of the `[` (the peer is text[0, bracket - 1)). */
+  bracket = 0;
+  /** Index of the `]`. */
+  close = 0;
+  /** Start of `<rest>`. */
+  restStart = 0;
+  /** End of `<rest>` (a trailing CR excluded). */
+  restEnd = 0;
+  /** 0 = no known time, 1 = clock (seconds of day), 2 = instant (unix seconds). */
+  timeKind: 0 | 1 | 2 = 0;
+  timeValue = 0;
+
+  /** true when `text` is in the line layout. */
+  scan(text: string): boolean {
+    let end = text.length;
+    // CRLF remnants: a reader splitting on LF leaves the CR behind.
+    while (end > 0 && text.charCodeAt(end - 1) === CR) end--;
+    const space = text.indexOf(' ', 0);
+    if (space <= 0 || space > MAX_PEER_LENGTH || space + 1 >= end) return false;
+    const bracket = space + 1;
+    if (text.charCodeAt(bracket) !== LBRACKET) return false;
+    let i = bracket + 1;
+    while (i < end && isHex(text.charCodeAt(i))) i++;
+    const threadLength = i - bracket - 1;
+    if (threadLength === 0 || threadLength > MAX_THREAD_LENGTH || i >= end || text.charCodeAt(i) !== RBRACKET) return false;
+    const close = i;
+    if (close + 1 < end && text.charCodeAt(close + 1) !== SPACE) return false;
+    this.bracket = bracket;
+    this.close = close;
+    this.restEnd = end;
+    const t = close + 2;
+    // Fast path: `HH:MM:SS ` (optionally `.mmm`).
+    if (
+      t + 8 <= end &&
+      text.charCodeAt(t + 2) === COLON &&
+      text.charCodeAt(t + 5) === COLON &&
+      isDigit(text.charCodeAt(t)) &&
+      isDigit(text.charCodeAt(t + 1)) &&
+      isDigit(text.charCodeAt(t + 3)) &&
+      isDigit(text.charCodeAt(t + 4)) &&
+      isDigit(text.charCodeAt(t + 6)) &&
+      isDigit(text.charCodeAt(t + 7))
+    ) {
+      const h = (text.charCodeAt(t) - ZERO) * 10 + text.charCodeAt(t + 1) - ZERO;
+      const m = (text.charCodeAt(t + 3) - ZERO) * 10 + text.charCodeAt(t + 4) - ZERO;
+      const s = (text.charCodeAt(t + 6) - ZERO) * 10 + text.charCodeAt(t + 7) - ZERO;
+      let j = t + 8;
+      let fraction = 0;
+      if (j < end && text.charCodeAt(j) === DOT) {
+        let scale = 0.1;
+        j++;
+        while (j < end && isDigit(text.charCodeAt(j))) {
+          fraction += (text.charCodeAt(j) - ZERO) * scale;
+          scale /= 10;
+          j++;
+        }
+      }
+      if (h < 24 && m < 60 && s < 61 && (j === end || text.charCodeAt(j) === SPACE)) {
+        this.timeKind = 1;
+        this.timeValue = h * 3600 + m * 60 + s + fraction;
+        this.restStart = j < end ? j + 1 : end;
+        return true;
+      }
+    }
+    this.slowTime(text, t, end);
+    return true;
+  }
+
+  /** RFC 822 and ISO 8601 times, else an unknown format whose end is guessed from the content. */
+  private slowTime(text: string, t: number, end: number): void {
+    if (t >= end) {
+      this.timeKind = 0;
+      this.restStart = end;
+      return;
+    }
+    const head = text.slice(t, Math.min(end, t + 48));
+    const rfc = RFC822.exec(head);
+    if (rfc) {
+      const unix = rfc822Seconds(rfc);
+      if (unix !== undefined) {
+        this.timeKind = 2;
+        this.timeValue = unix;
+        this.restStart = Math.min(end, t + rfc[0].length);
+        return;
+      }
+    }
+    const iso = ISO8601.exec(head);
+    if (iso) {
+      const unix = isoSeconds(iso);
+      if (unix !== undefined) {
+        this.timeKind = 2;
+        this.timeValue = unix;
+        this.restStart = Math.min(end, t + iso[0].length);
+        return;
+      }
+    }
+    // Unknown time format: still find the content, so sessions keep working.
+    this.timeKind = 0;
+    this.restStart = contentStart(text, t, end);
+  }
+}
+
+const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
+const ZONES: Record<string, number> = { ut: 0, utc: 0, gmt: 0, z: 0, est: -300, edt: -240, cst: -360, cdt: -300, mst: -420, mdt: -360, pst: -480, pdt: -420 };
+
+// `Thu, 22 Apr 2004 22:01:42 +0200` (day name optional, seconds optional, zone as offset or name), then a space or the end.
+const RFC822 = /^(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{2}|\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? ([+-]\d{4}|[A-Za-z]{1,3})(?: |$)/;
+// `2013-07-15 06:51:31`, `2013-07-15T06:51:31.123+02:00`, `20130715T065131`; no zone = UTC like clock times.
+const ISO8601 = /^(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?(?: |$)/;
+
+function rfc822Seconds(m: RegExpExecArray): number | undefined {
+  const month = MONTHS[(m[2] ?? '').toLowerCase()];
+  if (month === undefined) return undefined;
+  let year = Number(m[3]);
+  if (year < 100) year += year < 50 ? 2000 : 1900;
+  const zone = m[7] ?? '';
+  let offsetMinutes: number | undefined;
+  if (zone.startsWith('+') || zone.startsWith('-')) {
+    const v = Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5));
+    offsetMinutes = zone.startsWith('-') ? -v : v;
+  } else {
+    offsetMinutes = ZONES[zone.toLowerCase()];
+  }
+  if (offsetMinutes === undefined) return undefined;
+  const ms = Date.UTC(year, month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6] ?? '0'));
+  return Number.isFinite(ms) ? ms / 1000 - offsetMinutes * 60 : undefined;
+}
+
+function isoSeconds(m: RegExpExecArray): number | undefined {
+  const month = Number(m[2]);
+  if (month < 1 || month > 12) return undefined;
+  const ms = Date.UTC(Number(m[1]), month - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (!Number.isFinite(ms)) return undefined;
+  const fraction = m[7] ? Number(m[7]) : 0;
+  const zone = m[8];
+  let offsetMinutes = 0;
+  if (zone && zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    const v = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5));
+    offsetMinutes = digits.startsWith('-') ? -v : v;
+  }
+  return ms / 1000 + fraction - offsetMinutes * 60;
+}
+
+/** Where `<rest>` starts after a time this parser cannot read: the first protocol marker, else after the next word. */
+function contentStart(text: string, t: number, end: number): number {
+  let best = -1;
+  for (const marker of ['<<< ', '>>> ', '*** ']) {
+    const at = text.indexOf(marker, t);
+    if (at >= 0 && at < end && (best < 0 || at < best)) best = at;
+  }
+  for (const word of ['Disconnected', 'Connected']) {
+    const at = end - word.length;
+    if (at >= t && text.startsWith(word, at) && (at === t || text.charCodeAt(at - 1) === SPACE || text.charCodeAt(at - 1) === TAB)) {
+      if (best < 0 || at < best) best = at;
+      break;
+    }
+  }
+  if (best >= 0) return best;
+  const space = text.indexOf(' ', t);
+  return space < 0 || space >= end ? end : space + 1;
+}
+
+/** Parse one log line; undefined when it is not in the `<peer> [<thread>] <time> <rest>` layout. */
+export function parseLine(text: string): LogLine | undefined {
+  const s = new LineScanner();
+  if (!s.scan(text)) return undefined;
+  const time: LineTime | undefined =
+    s.timeKind === 1 ? { kind: 'clock', secondsOfDay: s.timeValue } : s.timeKind === 2 ? { kind: 'instant', unix: s.timeValue } : undefined;
+  return {
+    peer: text.slice(0, s.bracket - 1),
+    thread: text.slice(s.bracket + 1, s.close),
+    time,
+    rest: text.slice(s.restStart, s.restEnd),
+  };
+}
+
+/**
+ * The day of a log file, from its name: `sYYYYMMDD.log`, `s1YYYYMMDD-01.log`
+ * (type letter, server id, date, size-rotation counter). Unix seconds of that
+ * day's 00:00 UTC, or undefined when the name carries no valid date.
+ */
+export function fileDaySeconds(file: string): number | undefined {
+  const slash = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
+  const m = FILE_DATE.exec(file.slice(slash + 1));
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > 31) return undefined;
+  const ms = Date.UTC(year, month - 1, day);
+  const d = new Date(ms);
+  if (d.getUTCDate() !== day) return undefined; // 20130231
+  return ms / 1000;
+}
+
+const FILE_DATE = /(\d{4})(\d{2})(\d{2})(?:-\d+)?(?:\.[A-Za-z0-9]+)*$/;
