@@ -1,0 +1,552 @@
+// The IceWarp SMTP session state machine: log lines in, SmtpFacts out.
+// A session is `peer [thread]`, started by its `Connected` line; sessions of
+// different peers interleave. Only server sessions (IceWarp receiving) yield
+// facts. Replies are matched to commands in order (a FIFO), which also
+// covers PIPELINING. AUTH passwords are never decoded or kept: the line that
+// carries one is recognised by its position in the exchange and dropped.
+
+import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
+import { LineScanner, fileDaySeconds } from './line.js';
+
+export interface IcewarpSessionsOptions {
+  localDomains: LocalDomains;
+  emit(fact: SmtpFact): void;
+  /** Open sessions kept at most; the oldest is dropped beyond. Default 20,000. */
+  maxOpenSessions?: number;
+}
+
+export interface IcewarpSessionStats {
+  lines: number;
+  unparsed: number;
+  /** Unix seconds of the last line with a time. */
+  lastLineTime: number | undefined;
+  openSessions: number;
+}
+
+const enum Role {
+  Unknown,
+  Server,
+  Client,
+}
+
+const enum Command {
+  Helo,
+  Auth,
+  Mail,
+  Rcpt,
+  Data,
+  Bdat,
+  BdatLast,
+  Rset,
+  StartTls,
+  Other,
+}
+
+const enum AuthStage {
+  /** The server's final reply is all that is left. */
+  Final,
+  LoginUser,
+  LoginPassword,
+  PlainResponse,
+  CramResponse,
+  /** An unknown mechanism: its client lines are opaque. */
+  Opaque,
+}
+
+/** Pipelined commands kept waiting for their replies, at most. */
+const MAX_PENDING = 512;
+/** Accepted RCPTs kept per transaction, at most (a message to more is still one message). */
+const MAX_RECIPIENTS = 10_000;
+const MAX_ADDRESS_LENGTH = 320;
+/** Base64 of a username longer than cleanAccount keeps is not worth decoding. */
+const MAX_USERNAME_BASE64 = 1400;
+
+class SmtpSession {
+  role = Role.Unknown;
+  /** Seen from its `Connected` line (not joined midway). */
+  readonly connected: boolean;
+  readonly peer: string;
+  pending: Command[] = [];
+  /** Addresses of pending MAIL/RCPT commands, in order. */
+  pendingAddresses: string[] = [];
+  /** Inside a multi-line reply whose first line was handled: absorb its other lines. */
+  continuation = false;
+  /** The DATA (or BDAT) at the head of `pending` got its 354. */
+  dataStarted = false;
+  /** …and its message was already accepted by an OK `***` summary. */
+  dataAccepted = false;
+  // AUTH exchange in progress (the head of `pending` is Auth).
+  authMechanism: AuthMechanism = 'other';
+  authStage = AuthStage.Final;
+  authUsername: string | undefined = undefined;
+  /** The server sent 334: the next client line answers it. */
+  authAwaitingResponse = false;
+  // Session state.
+  authenticated = false;
+  account: string | undefined = undefined;
+  /** Envelope sender of the open transaction; undefined = no transaction. */
+  mailFrom: string | undefined = undefined;
+  recipients: Recipient[] = [];
+
+  constructor(peer: string, connected: boolean) {
+    this.peer = peer;
+    this.connected = connected;
+  }
+
+  endTransaction(): void {
+    this.mailFrom = undefined;
+    this.recipients = [];
+  }
+}
+
+export class IcewarpSessions {
+  private localDomains: LocalDomains;
+  private readonly emit: (fact: SmtpFact) => void;
+  private readonly maxOpenSessions: number;
+  private readonly sessions = new Map<string, SmtpSession>();
+  private readonly scanner = new LineScanner();
+  private readonly fileDays = new Map<string, number | undefined>();
+  private readonly counters = { lines: 0, unparsed: 0, lastLineTime: undefined as number | undefined };
+  /** Last file's name and day, to skip the map lookup on the hot path. */
+  private lastFile = '';
+  private lastFileDay: number | undefined = undefined;
+
+  constructor(opts: IcewarpSessionsOptions) {
+    this.localDomains = opts.localDomains;
+    this.emit = opts.emit;
+    this.maxOpenSessions = opts.maxOpenSessions ?? 20_000;
+  }
+
+  get stats(): IcewarpSessionStats {
+    return { ...this.counters, openSessions: this.sessions.size };
+  }
+
+  setLocalDomains(localDomains: LocalDomains): void {
+    this.localDomains = localDomains;
+  }
+
+  feedLines(file: string, lines: readonly string[]): void {
+    for (let i = 0; i < lines.length; i++) this.feed(file, lines[i] as string);
+  }
+
+  feed(file: string, text: string): void {
+    this.counters.lines++;
+    const s = this.scanner;
+    if (!s.scan(text)) {
+      this.counters.unparsed++;
+      return;
+    }
+    let time: number;
+    if (s.timeKind === 1) {
+      const day = this.dayOf(file);
+      // A file name without a date: keep the day of the last known time.
+      const base = day ?? (this.counters.lastLineTime !== undefined ? Math.floor(this.counters.lastLineTime / 86400) * 86400 : 0);
+      time = base + s.timeValue;
+      this.counters.lastLineTime = time;
+    } else if (s.timeKind === 2) {
+      time = s.timeValue;
+      this.counters.lastLineTime = time;
+    } else {
+      time = this.counters.lastLineTime ?? 0;
+    }
+    const r = s.restStart;
+    const end = s.restEnd;
+    if (r + 4 > end) {
+      return; // no content, or too short to be a protocol line
+    }
+    const c0 = text.charCodeAt(r);
+    const isIn = c0 === 0x3c && text.startsWith('<<< ', r) ? true : c0 === 0x3e && text.startsWith('>>> ', r) ? false : undefined;
+    if (isIn === undefined) {
+      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text.slice(0, s.close + 1), text.slice(0, s.bracket - 1));
+      else if (c0 === 0x44 && end - r === 12 && text.startsWith('Disconnected', r)) this.sessions.delete(text.slice(0, s.close + 1));
+      else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(text.slice(0, s.close + 1), text, r, end, time);
+      // SYSTEM and other service lines: nothing to count.
+      return;
+    }
+    const key = text.slice(0, s.close + 1);
+    let session = this.sessions.get(key);
+    if (session === undefined) {
+      // Joined midway (the exporter started at the end of a file): follow it, but it did not start under our eyes.
+      // Copies, not slices: V8 slices keep the whole line alive, and this line may be an AUTH answer.
+      session = new SmtpSession(copyString(text.slice(0, s.bracket - 1)), false);
+      this.add(copyString(key), session);
+    }
+    const p = r + 4;
+    if (session.role === Role.Unknown) {
+      if (!this.decideRole(session, text, p, end, isIn, time)) return;
+    }
+    if (session.role !== Role.Server) return;
+    if (isIn) this.clientLine(session, text, p, end);
+    else this.serverLine(session, text, p, end, time);
+  }
+
+  /**
+   * `*** <from> <to> … OK`: IceWarp's summary of a received message, written
+   * between the 354 and the final reply to DATA. Some logs (IceWarp's own
+   * documentation example) end there, so an OK summary accepts the message;
+   * the final reply that may follow then only closes the DATA command.
+   */
+  private summary(key: string, text: string, r: number, end: number, time: number): void {
+    const session = this.sessions.get(key);
+    if (session === undefined || session.role !== Role.Server || !session.dataStarted || session.pending[0] !== Command.Data) return;
+    if (!(end - r >= 7 && text.startsWith(' OK', end - 3))) return;
+    this.acceptMessage(session, time);
+    session.dataStarted = false;
+    session.dataAccepted = true;
+  }
+
+  private acceptMessage(session: SmtpSession, time: number): void {
+    if (session.mailFrom === undefined) return;
+    this.emit({
+      type: 'message',
+      time,
+      peer: session.peer,
+      account: session.account,
+      mailFrom: session.mailFrom,
+      recipients: session.recipients,
+    });
+    session.endTransaction();
+  }
+
+  private dayOf(file: string): number | undefined {
+    if (file === this.lastFile) return this.lastFileDay;
+    let day: number | undefined;
+    if (this.fileDays.has(file)) day = this.fileDays.get(file);
+    else {
+      day = fileDaySeconds(file);
+      if (this.fileDays.size >= 256) this.fileDays.clear();
+      this.fileDays.set(file, day);
+    }
+    this.lastFile = file;
+    this.lastFileDay = day;
+    return day;
+  }
+
+  private connect(key: string, peer: string): void {
+    // Thread ids are reused: a Connected line always starts afresh.
+    this.sessions.delete(key);
+    this.add(key, new SmtpSession(peer, true));
+  }
+
+  private add(key: string, session: SmtpSession): void {
+    if (this.sessions.size >= this.maxOpenSessions) {
+      const oldest = this.sessions.keys().next();
+      if (!oldest.done) this.sessions.delete(oldest.value);
+    }
+    this.sessions.set(key, session);
+  }
+
+  /**
+   * The first protocol line tells the direction: a server session starts
+   * with our greeting going out (`>>> 220`), a client session with the
+   * remote greeting coming in (`<<< 220`). Returns false when the line was
+   * consumed (the greeting itself).
+   */
+  private decideRole(session: SmtpSession, text: string, p: number, end: number, isIn: boolean, time: number): boolean {
+    const code = replyCode(text, p, end);
+    if (isIn) {
+      if (code >= 0) {
+        session.role = Role.Client; // a reply coming in: IceWarp is the client
+        return false;
+      }
+      // A command coming in before any greeting was logged: still IceWarp serving.
+      session.role = Role.Server;
+      if (session.connected) this.emit({ type: 'session', time, peer: session.peer });
+      return true;
+    }
+    if (code < 0) {
+      session.role = Role.Client; // a command going out
+      return false;
+    }
+    session.role = Role.Server;
+    const greeting = session.connected || code === 220;
+    if (greeting) {
+      this.emit({ type: 'session', time, peer: session.peer });
+      session.continuation = text.charCodeAt(p + 3) === 0x2d;
+      return false;
+    }
+    return true; // joined midway at a reply: handle it
+  }
+
+  /** `<<< …`: a command, or an answer inside an AUTH exchange. */
+  private clientLine(session: SmtpSession, text: string, p: number, end: number): void {
+    session.continuation = false;
+    if (session.authAwaitingResponse) {
+      session.authAwaitingResponse = false;
+      this.authResponse(session, text, p, end);
+      return;
+    }
+    if (session.pending.length >= MAX_PENDING) {
+      // Lost track (replies missing from the log): start matching afresh.
+      session.pending.length = 0;
+      session.pendingAddresses.length = 0;
+      session.dataStarted = false;
+      session.dataAccepted = false;
+    }
+    const c = text.charCodeAt(p) | 0x20;
+    let cmd = Command.Other;
+    if (c === 0x6d && wordAt(text, p, end, 'MAIL')) {
+      cmd = Command.Mail;
+      session.endTransaction(); // a new MAIL FROM ends the transaction before it
+      session.pendingAddresses.push(envelopeAddress(text, p + 4, end));
+    } else if (c === 0x72 && wordAt(text, p, end, 'RCPT')) {
+      cmd = Command.Rcpt;
+      session.pendingAddresses.push(envelopeAddress(text, p + 4, end));
+    } else if (c === 0x64 && wordAt(text, p, end, 'DATA')) {
+      cmd = Command.Data;
+    } else if (c === 0x61 && wordAt(text, p, end, 'AUTH')) {
+      cmd = Command.Auth;
+      this.authStart(session, text, p + 4, end);
+    } else if (c === 0x72 && wordAt(text, p, end, 'RSET')) {
+      cmd = Command.Rset;
+      session.endTransaction();
+    } else if ((c === 0x65 && wordAt(text, p, end, 'EHLO')) || (c === 0x68 && wordAt(text, p, end, 'HELO'))) {
+      cmd = Command.Helo;
+      session.endTransaction();
+    } else if (c === 0x62 && wordAt(text, p, end, 'BDAT')) {
+      cmd = / LAST\s*$/i.test(text.slice(p + 4, end)) ? Command.BdatLast : Command.Bdat;
+    } else if (c === 0x73 && wordAt(text, p, end, 'STARTTLS')) {
+      cmd = Command.StartTls;
+    }
+    session.pending.push(cmd);
+  }
+
+  /** `>>> …`: a reply to the oldest pending command. */
+  private serverLine(session: SmtpSession, text: string, p: number, end: number, time: number): void {
+    const code = replyCode(text, p, end);
+    if (code < 0) return;
+    const multiLine = text.charCodeAt(p + 3) === 0x2d;
+    if (session.continuation) {
+      // IceWarp often logs only the first line of a multi-line reply; all its lines share the code.
+      if (!multiLine) session.continuation = false;
+      return;
+    }
+    if (multiLine) session.continuation = true;
+    const cmd = session.pending[0];
+    if (cmd === undefined) return; // unsolicited (e.g. 421 at shutdown)
+    if (code >= 300 && code < 400) {
+      if (cmd === Command.Auth && code === 334) session.authAwaitingResponse = true;
+      else if (cmd === Command.Data && code === 354) session.dataStarted = true;
+      return; // intermediate: the command is still waiting for its final reply
+    }
+    session.pending.shift();
+    const ok = code >= 200 && code < 300;
+    switch (cmd) {
+      case Command.Mail: {
+        const address = session.pendingAddresses.shift() ?? '';
+        if (ok) {
+          session.mailFrom = address;
+          session.recipients = [];
+        }
+        break;
+      }
+      case Command.Rcpt: {
+        const address = session.pendingAddresses.shift() ?? '';
+        if (ok) {
+          if (session.mailFrom !== undefined && session.recipients.length < MAX_RECIPIENTS) {
+            session.recipients.push(this.recipient(address, text, p, end));
+          }
+        } else if (code >= 500 && !session.authenticated && namesRelaying(text, p, end)) {
+          this.emit({ type: 'relay_denied', time, peer: session.peer });
+        }
+        break;
+      }
+      case Command.Data:
+      case Command.BdatLast: {
+        session.dataStarted = false;
+        if (ok && !session.dataAccepted) this.acceptMessage(session, time);
+        session.dataAccepted = false;
+        session.endTransaction();
+        break;
+      }
+      case Command.Bdat:
+        if (!ok) session.endTransaction();
+        break;
+      case Command.Auth:
+        this.authFinal(session, ok, time);
+        break;
+      case Command.StartTls:
+        if (ok) session.endTransaction();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private recipient(address: string, text: string, p: number, end: number): Recipient {
+    const at = address.lastIndexOf('@');
+    const domain = at < 0 ? '' : address.slice(at + 1);
+    const external = this.localDomains.configured
+      ? !this.localDomains.isLocal(domain)
+      : text.lastIndexOf('will forward', end) >= p;
+    return { address, domain, external };
+  }
+
+  private authStart(session: SmtpSession, text: string, p: number, end: number): void {
+    session.authUsername = undefined;
+    session.authAwaitingResponse = false;
+    while (p < end && text.charCodeAt(p) === 0x20) p++;
+    let m = p;
+    while (m < end && text.charCodeAt(m) !== 0x20) m++;
+    const mechanism = text.slice(p, m).toUpperCase();
+    let initial = m;
+    while (initial < end && text.charCodeAt(initial) === 0x20) initial++;
+    const hasInitial = initial < end;
+    if (mechanism === 'LOGIN') {
+      session.authMechanism = 'login';
+      if (hasInitial) {
+        session.authUsername = decodeUsername(text, initial, end);
+        session.authStage = AuthStage.LoginPassword;
+      } else session.authStage = AuthStage.LoginUser;
+    } else if (mechanism === 'PLAIN') {
+      session.authMechanism = 'plain';
+      if (hasInitial) {
+        session.authUsername = plainUsername(text, initial, end);
+        session.authStage = AuthStage.Final;
+      } else session.authStage = AuthStage.PlainResponse;
+    } else if (mechanism === 'CRAM-MD5') {
+      session.authMechanism = 'cram_md5';
+      session.authStage = AuthStage.CramResponse;
+    } else {
+      session.authMechanism = 'other';
+      session.authStage = AuthStage.Opaque;
+    }
+  }
+
+  private authResponse(session: SmtpSession, text: string, p: number, end: number): void {
+    if (end - p === 1 && text.charCodeAt(p) === 0x2a) {
+      // `*`: the client cancels; the server answers 501, a failed attempt.
+      session.authStage = AuthStage.Final;
+      return;
+    }
+    switch (session.authStage) {
+      case AuthStage.LoginUser:
+        session.authUsername = decodeUsername(text, p, end);
+        session.authStage = AuthStage.LoginPassword;
+        break;
+      case AuthStage.LoginPassword:
+        // The password: not decoded, not kept.
+        session.authStage = AuthStage.Final;
+        break;
+      case AuthStage.PlainResponse:
+        session.authUsername = plainUsername(text, p, end);
+        session.authStage = AuthStage.Final;
+        break;
+      case AuthStage.CramResponse:
+        session.authUsername = cramUsername(text, p, end);
+        session.authStage = AuthStage.Final;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private authFinal(session: SmtpSession, ok: boolean, time: number): void {
+    const username = session.authUsername === undefined ? undefined : cleanAccount(session.authUsername);
+    const account = username === '' ? undefined : username;
+    this.emit({ type: 'auth', time, peer: session.peer, mechanism: session.authMechanism, username: account, success: ok });
+    if (ok) {
+      session.authenticated = true;
+      session.account = account;
+    }
+    session.authUsername = undefined;
+    session.authAwaitingResponse = false;
+    session.authStage = AuthStage.Final;
+  }
+}
+
+/** The 3-digit reply code at p (followed by space, `-` or the end), or -1. */
+function replyCode(text: string, p: number, end: number): number {
+  if (p + 3 > end) return -1;
+  const a = text.charCodeAt(p) - 0x30;
+  const b = text.charCodeAt(p + 1) - 0x30;
+  const c = text.charCodeAt(p + 2) - 0x30;
+  if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  if (p + 3 < end) {
+    const n = text.charCodeAt(p + 3);
+    if (n !== 0x20 && n !== 0x2d) return -1;
+  }
+  return a * 100 + b * 10 + c;
+}
+
+/** Case-insensitive `word` at p, followed by a space, a colon or the end. */
+function wordAt(text: string, p: number, end: number, word: string): boolean {
+  if (p + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) {
+    const c = text.charCodeAt(p + i);
+    const w = word.charCodeAt(i);
+    if (c !== w && (c | 0x20) !== (w | 0x20)) return false;
+  }
+  if (p + word.length === end) return true;
+  const n = text.charCodeAt(p + word.length);
+  return n === 0x20 || n === 0x3a;
+}
+
+/** The address of `FROM:<a> …` / `TO: <a> …` (lowercased; '' for `<>`). */
+function envelopeAddress(text: string, p: number, end: number): string {
+  const colon = text.indexOf(':', p);
+  if (colon < 0 || colon >= end) return '';
+  let i = colon + 1;
+  while (i < end && text.charCodeAt(i) === 0x20) i++;
+  let address: string;
+  if (text.charCodeAt(i) === 0x3c) {
+    let close = text.indexOf('>', i + 1);
+    if (close < 0 || close > end) close = end;
+    address = text.slice(i + 1, close);
+    // Source route `<@a,@b:user@c>`: keep the mailbox.
+    if (address.charCodeAt(0) === 0x40) address = address.slice(address.indexOf(':') + 1);
+  } else {
+    let stop = text.indexOf(' ', i);
+    if (stop < 0 || stop > end) stop = end;
+    address = text.slice(i, stop);
+  }
+  if (address.length > MAX_ADDRESS_LENGTH) address = address.slice(0, MAX_ADDRESS_LENGTH);
+  return address.toLowerCase();
+}
+
+/** 5.7.1 as the enhanced status code, or a text naming relaying. */
+function namesRelaying(text: string, p: number, end: number): boolean {
+  if (text.startsWith('5.7.1', p + 4) && (p + 9 === end || text.charCodeAt(p + 9) === 0x20)) return true;
+  return /relay/i.test(text.slice(p + 4, end));
+}
+
+/** A base64 username (AUTH LOGIN): invalid UTF-8 becomes U+FFFD. */
+function decodeUsername(text: string, p: number, end: number): string | undefined {
+  const b64 = text.slice(p, Math.min(end, p + MAX_USERNAME_BASE64));
+  const user = Buffer.from(b64, 'base64').toString('utf8');
+  return user === '' ? undefined : user;
+}
+
+/**
+ * The user of an AUTH PLAIN response `authzid \0 user \0 password`: only the
+ * bytes between the first and second NUL become a string; the buffer is
+ * zeroed. Without both NULs nothing is taken (the bytes might be the password).
+ */
+function plainUsername(text: string, p: number, end: number): string | undefined {
+  const buf = Buffer.from(text.slice(p, end), 'base64');
+  try {
+    const first = buf.indexOf(0);
+    if (first < 0) return undefined;
+    const second = buf.indexOf(0, first + 1);
+    if (second < 0 || second === first + 1) return undefined;
+    return buf.toString('utf8', first + 1, second);
+  } finally {
+    buf.fill(0);
+  }
+}
+
+/** The user of a CRAM-MD5 response `user<space>digest`. */
+function cramUsername(text: string, p: number, end: number): string | undefined {
+  const buf = Buffer.from(text.slice(p, end), 'base64');
+  try {
+    const space = buf.lastIndexOf(0x20);
+    return space <= 0 ? undefined : buf.toString('utf8', 0, space);
+  } finally {
+    buf.fill(0);
+  }
+}
+
+/** A flat copy that does not share memory with (and keep alive) the line it was cut from. */
+function copyString(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
