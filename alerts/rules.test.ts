@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  DEFAULT_THRESHOLDS,
+  FAST_THRESHOLDS,
+  buildRules,
+  renderRulesYaml,
+  type AlertingRule,
+  type RecordingRule,
+  type Thresholds,
+} from './rules.js';
+
+const run = promisify(execFile);
+const alertsDir = fileURLToPath(new URL('.', import.meta.url));
+const rulesFile = join(alertsDir, 'mailrelay.rules.yml');
+const testsDir = join(alertsDir, 'tests');
+const testFiles = readdirSync(testsDir).filter((f) => f.endsWith('.yml')).sort();
+const scratch = mkdtempSync(join(tmpdir(), 'mailrelay-rules-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Runs promtool; a failure (or a missing promtool) fails the test with promtool's own output. */
+async function promtool(...args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('promtool', args, { cwd: alertsDir, maxBuffer: 16 * 1024 * 1024 });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`promtool ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`, { cause: err });
+  }
+}
+
+function alertsOf(groups: { rules: (RecordingRule | AlertingRule)[] }[]): AlertingRule[] {
+  return groups.flatMap((g) => g.rules.filter((r): r is AlertingRule => 'alert' in r));
+}
+
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value && typeof value === 'object') return Object.values(value).flatMap(stringsOf);
+  return [];
+}
+
+const defaults = buildRules(DEFAULT_THRESHOLDS);
+const alerts = alertsOf(defaults.groups);
+
+describe('generated rules', () => {
+  it('the committed alerts/mailrelay.rules.yml is what rules.ts generates (run `node dist/alerts/generate.js` after a change)', () => {
+    expect(readFileSync(rulesFile, 'utf8')).toBe(renderRulesYaml(DEFAULT_THRESHOLDS));
+  });
+
+  it('passes promtool check rules, with default and with fast thresholds', async () => {
+    expect(await promtool('check', 'rules', rulesFile)).toMatch(/SUCCESS: \d+ rules found/);
+    const fast = join(scratch, 'fast.rules.yml');
+    writeFileSync(fast, renderRulesYaml(FAST_THRESHOLDS));
+    expect(await promtool('check', 'rules', fast)).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  it('interpolates every threshold, so a Helm chart can substitute each one', () => {
+    const placeholders = Object.fromEntries(
+      Object.keys(DEFAULT_THRESHOLDS).map((k) => [k, `{{ .Values.prometheusRule.thresholds.${k} }}`]),
+    ) as unknown as Thresholds;
+    const text = stringsOf(buildRules(placeholders, { helmEscape: true })).join('\n');
+    for (const key of Object.keys(DEFAULT_THRESHOLDS)) {
+      expect(text, key).toContain(`{{ .Values.prometheusRule.thresholds.${key} }}`);
+    }
+    // Prometheus' own templates are escaped for Helm; no bare `{{ $` is left.
+    expect(text).not.toMatch(/\{\{ \$/);
+    expect(text).toContain('{{ "{{" }} $labels.account {{ "}}" }}');
+  });
+
+  it('uses the given runbook base URL', () => {
+    const rules = alertsOf(buildRules(DEFAULT_THRESHOLDS, { runbookBaseUrl: 'https://wiki.example.org/runbooks/' }).groups);
+    for (const a of rules) expect(a.annotations.runbook_url).toBe(`https://wiki.example.org/runbooks/${a.alert}.md`);
+  });
+
+  it('gives every alert a severity, a summary and a description naming what it is about', () => {
+    expect(alerts.length).toBeGreaterThan(15);
+    for (const a of alerts) {
+      expect(['critical', 'warning', 'info'], a.alert).toContain(a.labels.severity);
+      expect(a.annotations.summary, a.alert).not.toBe('');
+      // Per-account alerts name the account; the others name the server, folder, sender, zone or target.
+      const named = a.expr.includes('(account)') ? '$labels.account' : '$labels.';
+      expect(a.annotations.description, a.alert).toContain(named);
+      expect(a.annotations.runbook_url, a.alert).toBe(
+        `https://github.com/mailrelay-exporter/mailrelay-exporter/blob/main/docs/runbooks/${a.alert}.md`,
+      );
+    }
+  });
+
+  it('pages for a spamming account, an open relay, a queue held by one sender, a blind exporter and a blacklisting', () => {
+    const critical = alerts.filter((a) => a.labels.severity === 'critical').map((a) => a.alert).sort();
+    expect(critical).toEqual([
+      'MailrelayAccountExternalRecipientsHigh',
+      'MailrelayDnsblListed',
+      'MailrelayExporterDown',
+      'MailrelayLogLagGrowing',
+      'MailrelayLogSilent',
+      'MailrelayOpenRelay',
+      'MailrelayQueueDominatedBySender',
+      'MailrelayRelayProbeAccepted',
+    ]);
+  });
+
+  it('aggregates per-account signs across instances', () => {
+    const recording = defaults.groups.flatMap((g) => g.rules.filter((r): r is RecordingRule => 'record' in r));
+    for (const r of recording.filter((r) => r.record.startsWith('account:') && !r.record.endsWith('median7d'))) {
+      expect(r.expr, r.record).toMatch(/^sum by \(account\) /);
+    }
+  });
+});
+
+describe('promtool test rules', () => {
+  it('has a test file that sees every alert fire', () => {
+    const fired = new Set<string>();
+    for (const file of testFiles) {
+      const doc = parse(readFileSync(join(testsDir, file), 'utf8')) as {
+        tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[]; promql_expr_test?: { exp_samples: { labels: string }[] }[] }[];
+      };
+      for (const t of doc.tests) {
+        for (const a of t.alert_rule_test ?? []) if (a.exp_alerts.length > 0) fired.add(a.alertname);
+        for (const e of t.promql_expr_test ?? []) {
+          for (const s of e.exp_samples) for (const m of s.labels.matchAll(/alertname="(\w+)"/g)) fired.add(m[1] ?? '');
+        }
+      }
+    }
+    expect([...fired].sort()).toEqual(alerts.map((a) => a.alert).sort());
+  });
+
+  it.each(testFiles)('%s', async (file) => {
+    expect(await promtool('test', 'rules', join(testsDir, file))).toContain('SUCCESS');
+  }, 180_000);
+});
