@@ -52,6 +52,8 @@ export class LineScanner {
   bracket = 0;
   /** Index of the `]`. */
   close = 0;
+  /** The thread id's value (folded to 32 bits beyond 8 digits): a cheap hash of the session key. */
+  threadNumber = 0;
   /** Start of `<rest>`. */
   restStart = 0;
   /** End of `<rest>` (a trailing CR excluded). */
@@ -70,13 +72,19 @@ export class LineScanner {
     const bracket = space + 1;
     if (text.charCodeAt(bracket) !== LBRACKET) return false;
     let i = bracket + 1;
-    while (i < end && isHex(text.charCodeAt(i))) i++;
+    let thread = 0;
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (!isHex(c)) break;
+      thread = (thread * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57)) % 0x100000000;
+    }
     const threadLength = i - bracket - 1;
     if (threadLength === 0 || threadLength > MAX_THREAD_LENGTH || i >= end || text.charCodeAt(i) !== RBRACKET) return false;
     const close = i;
     if (close + 1 < end && text.charCodeAt(close + 1) !== SPACE) return false;
     this.bracket = bracket;
     this.close = close;
+    this.threadNumber = thread;
     this.restEnd = end;
     const t = close + 2;
     // Fast path: `HH:MM:SS ` (optionally `.mmm`).

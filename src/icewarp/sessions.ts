@@ -63,6 +63,9 @@ const MAX_USERNAME_BASE64 = 1400;
 
 class SmtpSession {
   role = Role.Unknown;
+  /** `peer [thread]`, the line prefix that names this session. */
+  readonly key: string;
+  readonly threadNumber: number;
   /** Seen from its `Connected` line (not joined midway). */
   readonly connected: boolean;
   readonly peer: string;
@@ -88,7 +91,9 @@ class SmtpSession {
   mailFrom: string | undefined = undefined;
   recipients: Recipient[] = [];
 
-  constructor(peer: string, connected: boolean) {
+  constructor(key: string, threadNumber: number, peer: string, connected: boolean) {
+    this.key = key;
+    this.threadNumber = threadNumber;
     this.peer = peer;
     this.connected = connected;
   }
@@ -99,14 +104,62 @@ class SmtpSession {
   }
 }
 
+/**
+ * Open sessions by `peer [thread]`, found without building a key string per
+ * line: a map on the thread number, then a prefix comparison. Insertion order
+ * tells the oldest, for eviction.
+ */
+class SessionTable {
+  private readonly byThread = new Map<number, SmtpSession[]>();
+  private readonly order = new Set<SmtpSession>();
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  /** The session named by the prefix of `text` up to `close` (its `]`). */
+  find(text: string, close: number, threadNumber: number): SmtpSession | undefined {
+    const list = this.byThread.get(threadNumber);
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as SmtpSession;
+      if (s.key.length === close + 1 && text.startsWith(s.key)) return s;
+    }
+    return undefined;
+  }
+
+  add(session: SmtpSession, max: number): void {
+    if (this.order.size >= max) {
+      const oldest = this.order.values().next();
+      if (!oldest.done) this.delete(oldest.value);
+    }
+    this.order.add(session);
+    const list = this.byThread.get(session.threadNumber);
+    if (list === undefined) this.byThread.set(session.threadNumber, [session]);
+    else list.push(session);
+  }
+
+  delete(session: SmtpSession): void {
+    if (!this.order.delete(session)) return;
+    const list = this.byThread.get(session.threadNumber);
+    if (list === undefined) return;
+    const at = list.indexOf(session);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.byThread.delete(session.threadNumber);
+  }
+}
+
 export class IcewarpSessions {
   private localDomains: LocalDomains;
   private readonly emit: (fact: SmtpFact) => void;
   private readonly maxOpenSessions: number;
-  private readonly sessions = new Map<string, SmtpSession>();
+  private readonly sessions = new SessionTable();
   private readonly scanner = new LineScanner();
   private readonly fileDays = new Map<string, number | undefined>();
-  private readonly counters = { lines: 0, unparsed: 0, lastLineTime: undefined as number | undefined };
+  private lines = 0;
+  private unparsed = 0;
+  /** NaN until a line with a time: a number field stays unboxed on the hot path. */
+  private lastTime = NaN;
   /** Last file's name and day, to skip the map lookup on the hot path. */
   private lastFile = '';
   private lastFileDay: number | undefined = undefined;
@@ -118,7 +171,12 @@ export class IcewarpSessions {
   }
 
   get stats(): IcewarpSessionStats {
-    return { ...this.counters, openSessions: this.sessions.size };
+    return {
+      lines: this.lines,
+      unparsed: this.unparsed,
+      lastLineTime: Number.isNaN(this.lastTime) ? undefined : this.lastTime,
+      openSessions: this.sessions.size,
+    };
   }
 
   setLocalDomains(localDomains: LocalDomains): void {
@@ -130,24 +188,24 @@ export class IcewarpSessions {
   }
 
   feed(file: string, text: string): void {
-    this.counters.lines++;
+    this.lines++;
     const s = this.scanner;
     if (!s.scan(text)) {
-      this.counters.unparsed++;
+      this.unparsed++;
       return;
     }
     let time: number;
     if (s.timeKind === 1) {
       const day = this.dayOf(file);
       // A file name without a date: keep the day of the last known time.
-      const base = day ?? (this.counters.lastLineTime !== undefined ? Math.floor(this.counters.lastLineTime / 86400) * 86400 : 0);
+      const base = day ?? (Number.isNaN(this.lastTime) ? 0 : Math.floor(this.lastTime / 86400) * 86400);
       time = base + s.timeValue;
-      this.counters.lastLineTime = time;
+      this.lastTime = time;
     } else if (s.timeKind === 2) {
       time = s.timeValue;
-      this.counters.lastLineTime = time;
+      this.lastTime = time;
     } else {
-      time = this.counters.lastLineTime ?? 0;
+      time = Number.isNaN(this.lastTime) ? 0 : this.lastTime;
     }
     const r = s.restStart;
     const end = s.restEnd;
@@ -157,19 +215,20 @@ export class IcewarpSessions {
     const c0 = text.charCodeAt(r);
     const isIn = c0 === 0x3c && text.startsWith('<<< ', r) ? true : c0 === 0x3e && text.startsWith('>>> ', r) ? false : undefined;
     if (isIn === undefined) {
-      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text.slice(0, s.close + 1), text.slice(0, s.bracket - 1));
-      else if (c0 === 0x44 && end - r === 12 && text.startsWith('Disconnected', r)) this.sessions.delete(text.slice(0, s.close + 1));
-      else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(text.slice(0, s.close + 1), text, r, end, time);
+      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text, s.bracket, s.close, s.threadNumber);
+      else if (c0 === 0x44 && end - r === 12 && text.startsWith('Disconnected', r)) {
+        const ended = this.sessions.find(text, s.close, s.threadNumber);
+        if (ended !== undefined) this.sessions.delete(ended);
+      } else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(this.sessions.find(text, s.close, s.threadNumber), text, r, end, time);
       // SYSTEM and other service lines: nothing to count.
       return;
     }
-    const key = text.slice(0, s.close + 1);
-    let session = this.sessions.get(key);
+    let session = this.sessions.find(text, s.close, s.threadNumber);
     if (session === undefined) {
       // Joined midway (the exporter started at the end of a file): follow it, but it did not start under our eyes.
       // Copies, not slices: V8 slices keep the whole line alive, and this line may be an AUTH answer.
-      session = new SmtpSession(copyString(text.slice(0, s.bracket - 1)), false);
-      this.add(copyString(key), session);
+      session = new SmtpSession(copyString(text.slice(0, s.close + 1)), s.threadNumber, copyString(text.slice(0, s.bracket - 1)), false);
+      this.sessions.add(session, this.maxOpenSessions);
     }
     const p = r + 4;
     if (session.role === Role.Unknown) {
@@ -186,8 +245,7 @@ export class IcewarpSessions {
    * documentation example) end there, so an OK summary accepts the message;
    * the final reply that may follow then only closes the DATA command.
    */
-  private summary(key: string, text: string, r: number, end: number, time: number): void {
-    const session = this.sessions.get(key);
+  private summary(session: SmtpSession | undefined, text: string, r: number, end: number, time: number): void {
     if (session === undefined || session.role !== Role.Server || !session.dataStarted || session.pending[0] !== Command.Data) return;
     if (!(end - r >= 7 && text.startsWith(' OK', end - 3))) return;
     this.acceptMessage(session, time);
@@ -222,18 +280,11 @@ export class IcewarpSessions {
     return day;
   }
 
-  private connect(key: string, peer: string): void {
+  private connect(text: string, bracket: number, close: number, threadNumber: number): void {
     // Thread ids are reused: a Connected line always starts afresh.
-    this.sessions.delete(key);
-    this.add(key, new SmtpSession(peer, true));
-  }
-
-  private add(key: string, session: SmtpSession): void {
-    if (this.sessions.size >= this.maxOpenSessions) {
-      const oldest = this.sessions.keys().next();
-      if (!oldest.done) this.sessions.delete(oldest.value);
-    }
-    this.sessions.set(key, session);
+    const previous = this.sessions.find(text, close, threadNumber);
+    if (previous !== undefined) this.sessions.delete(previous);
+    this.sessions.add(new SmtpSession(text.slice(0, close + 1), threadNumber, text.slice(0, bracket - 1), true), this.maxOpenSessions);
   }
 
   /**
