@@ -1,0 +1,382 @@
+// The scanner over real queue trees in a temp folder: exact numbers after a
+// full scan, live changes through real file events, and the faults a real
+// queue has. Faults a root user cannot cause (an unreadable folder) are
+// injected through the SpoolFs layer around the real calls.
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addSpam, writeQueue, type QueueOptions, type QueueTruth } from '../demo/queue.js';
+import { UNKNOWN_SENDER } from './layout.js';
+import { nodeSpoolFs, NULL_SENDER, SpoolScanner, type SpoolFs } from './scanner.js';
+import type { SpoolSnapshot } from './summary.js';
+
+const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
+const OPTS: QueueOptions = {
+  seed: 1,
+  legitimateMessages: 60,
+  spamMessages: 300,
+  spamSender: 'willm.b@orange.fr',
+  retryFraction: 0.4,
+  incomingPairs: 9,
+  incomingBakPairs: 5,
+  incomingBakOrphans: 7,
+  oldMessages: 2,
+  nowMs: NOW,
+};
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mailrelay-spool-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function scanner(mailDirectory: string, opts: { fs?: SpoolFs; topSenders?: number; now?: () => number } = {}): SpoolScanner {
+  const s = new SpoolScanner({
+    mailDirectory,
+    topSenders: opts.topSenders ?? 20,
+    rescanIntervalMs: 0,
+    eventDelayMs: 20,
+    now: opts.now ?? (() => NOW),
+    fs: opts.fs,
+  });
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+/** What the snapshot must say, from the ground truth of the written tree. */
+function expected(truth: QueueTruth, topSenders = 20): SpoolSnapshot {
+  const folders = Object.entries(truth.folders)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([folder, f]) => {
+      const queue = folder.startsWith('_outgoing') ? ('outgoing' as const) : ('incoming' as const);
+      return {
+        folder,
+        queue,
+        messages: f.messages,
+        bytes: f.bytes,
+        oldestAgeSeconds: f.oldestMtimeMs === undefined ? 0 : (NOW - f.oldestMtimeMs) / 1000,
+        ...(queue === 'incoming' ? { orphans: truth.orphans[folder] ?? { tmp: 0, dat: 0 } } : {}),
+      };
+    });
+  const senders = Object.entries(truth.senders).map(([sender, messages]) => ({ sender, messages }));
+  senders.sort((a, b) => b.messages - a.messages || (a.sender < b.sender ? -1 : 1));
+  return {
+    folders,
+    topSenders: senders.slice(0, topSenders),
+    distinctSenders: senders.length,
+    largestSameSize: truth.largestSameSize,
+  };
+}
+
+/** Polls until the snapshot satisfies check (file events arrive asynchronously). */
+async function until(s: SpoolScanner, check: (snap: SpoolSnapshot) => boolean, what: string): Promise<SpoolSnapshot> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const snap = s.snapshot();
+    if (check(snap)) return snap;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(snap.folders)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const folder = (snap: SpoolSnapshot, name: string) => snap.folders.find((f) => f.folder === name);
+
+describe('SpoolScanner full scan', () => {
+  it('reports exactly what the tree holds', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const s = scanner(dir);
+    await s.ready;
+    expect(s.snapshot()).toEqual(expected(truth));
+    expect(s.status()).toMatchObject({ success: true });
+    expect(s.scanErrors()).toBe(0);
+  });
+
+  it('keeps only the largest senders', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const s = scanner(dir, { topSenders: 3 });
+    await s.ready;
+    expect(s.snapshot()).toEqual(expected(truth, 3));
+    s.setTopSenders(1);
+    expect(s.snapshot().topSenders).toEqual([{ sender: 'willm.b@orange.fr', messages: 300 }]);
+  });
+
+  it('reports an empty _outgoing and _incoming when they are missing, and no _incoming.bak', async () => {
+    const dir = tempDir();
+    const s = scanner(dir);
+    await s.ready;
+    expect(s.snapshot().folders).toEqual([
+      { folder: '_incoming', queue: 'incoming', messages: 0, bytes: 0, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
+      { folder: '_outgoing', queue: 'outgoing', messages: 0, bytes: 0, oldestAgeSeconds: 0 },
+    ]);
+    expect(s.status()).toMatchObject({ success: true });
+  });
+
+  it('fails, reporting nothing, when the mail directory does not exist', async () => {
+    const dir = join(tempDir(), 'nope');
+    const s = scanner(dir);
+    await s.ready;
+    expect(s.snapshot().folders).toEqual([]);
+    expect(s.status()).toMatchObject({ success: false });
+    expect(s.scanErrors()).toBe(1);
+  });
+
+  it('counts senders from the head only, in any accepted spelling, and __unknown__ without one', async () => {
+    const dir = tempDir();
+    const out = join(dir, '_outgoing');
+    mkdirSync(out);
+    writeFileSync(join(out, 'a.tmp'), 'original-sender willm.b@orange.fr\r\nSubject: x\r\n\r\nbody');
+    writeFileSync(join(out, 'b.tmp'), 'ORIGINAL SENDER:<WILLM.B@Orange.FR>\nSubject: x\n\nbody');
+    writeFileSync(join(out, 'c.tmp'), 'Subject: no sender line\r\n\r\nbody');
+    writeFileSync(join(out, 'd.tmp'), 'Original Sender: <>\r\n\r\nbounce');
+    // The sender line beyond the first 4 KiB is not read.
+    writeFileSync(join(out, 'e.tmp'), `X-Pad: ${'p'.repeat(5000)}\r\nOriginal Sender: <late@x.org>\r\n`);
+    writeFileSync(join(out, 'f.tmp'), '');
+    const s = scanner(dir);
+    await s.ready;
+    expect(s.snapshot().topSenders).toEqual([
+      { sender: UNKNOWN_SENDER, messages: 3 },
+      { sender: 'willm.b@orange.fr', messages: 2 },
+      { sender: NULL_SENDER, messages: 1 },
+    ]);
+  });
+
+  it('skips non-message files and symlinks, and counts names with spaces and non-ASCII characters', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    const out = join(dir, '_outgoing');
+    mkdirSync(out);
+    mkdirSync(join(dir, '_incoming'));
+    const msg = 'Original Sender: <a@b.c>\r\n\r\nhello';
+    writeFileSync(join(out, 'with space.tmp'), msg);
+    writeFileSync(join(out, 'café ünïcode 日本.tmp'), msg);
+    writeFileSync(join(out, 'desktop.ini'), '[x]');
+    writeFileSync(join(out, 'x.tm$'), msg);
+    writeFileSync(join(out, 'lock'), '');
+    // Symlinks to files and folders outside the mail directory: never followed.
+    writeFileSync(join(outside, 'big.tmp'), msg.repeat(100));
+    mkdirSync(join(outside, 'elsewhere'));
+    writeFileSync(join(outside, 'elsewhere', 'm.tmp'), msg);
+    writeFileSync(join(outside, 'elsewhere', 'm.dat'), 'x');
+    symlinkSync(join(outside, 'big.tmp'), join(out, 'link.tmp'));
+    symlinkSync(join(outside, 'elsewhere'), join(out, 'priority_9'));
+    symlinkSync(join(outside, 'elsewhere'), join(dir, '_incoming.bak'));
+    const s = scanner(dir);
+    await s.ready;
+    const snap = s.snapshot();
+    expect(snap.folders.map((f) => f.folder)).toEqual(['_incoming', '_outgoing']);
+    expect(folder(snap, '_outgoing')).toMatchObject({ messages: 2, bytes: 2 * Buffer.byteLength(msg) });
+    expect(snap.topSenders).toEqual([{ sender: 'a@b.c', messages: 2 }]);
+  });
+
+  it('reads each head once: a rescan of an unchanged queue reads no file', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    let reads = 0;
+    const counting: SpoolFs = { ...nodeSpoolFs, readHead: (p, b) => (reads++, nodeSpoolFs.readHead(p, b)) };
+    const s = scanner(dir, { fs: counting });
+    await s.ready;
+    const outgoing = Object.values(truth.senders).reduce((a, b) => a + b, 0);
+    expect(reads).toBe(outgoing);
+    await s.fullScan();
+    expect(reads).toBe(outgoing);
+    // A changed file is read again.
+    const [name] = addSpam(dir, 1, { sender: 'new@x.org', seed: 5, nowMs: NOW });
+    await s.fullScan();
+    expect(reads).toBe(outgoing + 1);
+    expect(s.snapshot().topSenders).toContainEqual({ sender: 'new@x.org', messages: 1 });
+    expect(name).toMatch(/\.tmp$/);
+  });
+});
+
+describe('SpoolScanner faults', () => {
+  it('reports the rest when one folder cannot be read, and recovers when it can', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    let denied = true;
+    const faulty: SpoolFs = {
+      ...nodeSpoolFs,
+      opendir: async (p) => {
+        if (denied && p.endsWith(join('_outgoing', 'retry'))) {
+          throw Object.assign(new Error(`EACCES: permission denied, opendir '${p}'`), { code: 'EACCES' });
+        }
+        return nodeSpoolFs.opendir(p);
+      },
+    };
+    const s = scanner(dir, { fs: faulty });
+    await s.ready;
+    const full = expected(truth);
+    const snap = s.snapshot();
+    expect(s.status()).toMatchObject({ success: false });
+    expect(s.scanErrors()).toBe(1);
+    expect(snap.folders).toEqual(full.folders.filter((f) => f.folder !== '_outgoing/retry'));
+    expect(spamIn(dir, '_outgoing/retry')).toBeGreaterThan(0);
+    expect(snap.topSenders.find((t) => t.sender === 'willm.b@orange.fr')!.messages).toBe(300 - spamIn(dir, '_outgoing/retry'));
+    denied = false;
+    await s.fullScan();
+    expect(s.status()).toMatchObject({ success: true });
+    expect(s.snapshot()).toEqual(full);
+    expect(s.scanErrors()).toBe(1);
+  });
+
+  it('does not count files that vanish during a scan, nor call them errors', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const victims = new Set<string>();
+    let seen = 0;
+    const vanishing: SpoolFs = {
+      ...nodeSpoolFs,
+      // Every 10th message disappears between the listing and its stat; every 10th+5 between the stat and the head read.
+      lstat: (p) => {
+        if (p.endsWith('.tmp') && seen++ % 10 === 0 && p.includes(`_outgoing${'/'}`)) {
+          unlinkSync(p);
+          victims.add(p);
+        }
+        return nodeSpoolFs.lstat(p);
+      },
+      readHead: (p, b) => {
+        if (seen % 10 === 5) {
+          unlinkSync(p);
+          victims.add(p);
+        }
+        return nodeSpoolFs.readHead(p, b);
+      },
+    };
+    const s = scanner(dir, { fs: vanishing });
+    await s.ready;
+    expect(victims.size).toBeGreaterThan(10);
+    const outgoing = s.snapshot().folders.filter((f) => f.queue === 'outgoing').reduce((n, f) => n + f.messages, 0);
+    const written = Object.values(truth.senders).reduce((a, b) => a + b, 0);
+    expect(outgoing).toBe(written - victims.size);
+    expect(s.scanErrors()).toBe(0);
+    expect(s.status()).toMatchObject({ success: true });
+  });
+
+  it('a full rescan heals changes whose events were missed', async () => {
+    const dir = tempDir();
+    writeQueue(dir, OPTS);
+    const deaf: SpoolFs = { ...nodeSpoolFs, watch: (p) => nodeSpoolFs.watch(p, () => undefined) };
+    const s = scanner(dir, { fs: deaf });
+    await s.ready;
+    rmSync(join(dir, '_outgoing', 'retry'), { recursive: true });
+    addSpam(dir, 4, { sender: 'late@x.org', seed: 9, nowMs: NOW });
+    const truth = writeQueue(tempDir(), OPTS); // the same seed: the same tree, to recompute the expectation
+    await s.fullScan();
+    const snap = s.snapshot();
+    expect(folder(snap, '_outgoing/retry')).toBeUndefined();
+    expect(folder(snap, '_outgoing')!.messages).toBe(truth.folders['_outgoing']!.messages + 4);
+    expect(snap.topSenders).toContainEqual({ sender: 'late@x.org', messages: 4 });
+  });
+});
+
+/** Messages of the spam sender in one folder, recounted from the files. */
+function spamIn(dir: string, f: string): number {
+  return readdirSync(join(dir, f)).filter(
+    (n) => n.endsWith('.tmp') && readFileSync(join(dir, f, n), 'latin1').startsWith('Original Sender: <willm.b@orange.fr>'),
+  ).length;
+}
+
+describe('SpoolScanner live', () => {
+  it('follows new, removed and moved messages through file events', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const s = scanner(dir);
+    await s.ready;
+    const before = folder(s.snapshot(), '_outgoing')!.messages;
+    const names = addSpam(dir, 25, { sender: 'live@evil.test', size: 5000, seed: 11, nowMs: NOW });
+    let snap = await until(s, (x) => folder(x, '_outgoing')!.messages === before + 25, '25 new messages');
+    expect(snap.topSenders).toContainEqual({ sender: 'live@evil.test', messages: 25 });
+    expect(snap.largestSameSize.outgoing).toBe(truth.largestSameSize.outgoing);
+
+    // Move 10 to retry (the sender is known without reading the head again), delete 5.
+    const retryBefore = folder(snap, '_outgoing/retry')!.messages;
+    for (const n of names.slice(0, 10)) renameSync(join(dir, '_outgoing', n), join(dir, '_outgoing', 'retry', n));
+    for (const n of names.slice(10, 15)) unlinkSync(join(dir, '_outgoing', n));
+    snap = await until(
+      s,
+      (x) => folder(x, '_outgoing/retry')!.messages === retryBefore + 10 && folder(x, '_outgoing')!.messages === before + 10,
+      'the moves and deletions',
+    );
+    expect(snap.topSenders).toContainEqual({ sender: 'live@evil.test', messages: 20 });
+  });
+
+  it('notices queue folders that appear, vanish and are replaced', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, '_outgoing'));
+    const s = scanner(dir);
+    await s.ready;
+    expect(folder(s.snapshot(), '_incoming.bak')).toBeUndefined();
+
+    // An admin renames _incoming after an overload; IceWarp makes a new one.
+    writeQueue(dir, { ...OPTS, legitimateMessages: 0, spamMessages: 0, retryFraction: 0, oldMessages: 0, incomingBakPairs: 0, incomingBakOrphans: 0 });
+    await until(s, (x) => folder(x, '_incoming')!.messages === 9, '_incoming pairs');
+    renameSync(join(dir, '_incoming'), join(dir, '_incoming.bak'));
+    mkdirSync(join(dir, '_incoming'));
+    let snap = await until(
+      s,
+      (x) => folder(x, '_incoming.bak')?.messages === 9 && folder(x, '_incoming')!.messages === 0,
+      '_incoming.bak to appear',
+    );
+    writeFileSync(join(dir, '_incoming.bak', 'lonely.dat'), 'MAIL FROM:<a@b.c>\r\n');
+    snap = await until(s, (x) => folder(x, '_incoming.bak')?.orphans?.dat === 1, 'the orphan .dat');
+
+    // A priority folder made by the re-queue procedure.
+    mkdirSync(join(dir, '_outgoing', 'priority_3'));
+    addSpam(dir, 3, { sender: 'p@x.org', folder: '_outgoing/priority_3', seed: 2, nowMs: NOW });
+    snap = await until(s, (x) => folder(x, '_outgoing/priority_3')?.messages === 3, 'priority_3');
+    expect(snap.topSenders).toContainEqual({ sender: 'p@x.org', messages: 3 });
+
+    rmSync(join(dir, '_incoming.bak'), { recursive: true });
+    rmSync(join(dir, '_outgoing', 'priority_3'), { recursive: true });
+    snap = await until(s, (x) => !folder(x, '_incoming.bak') && !folder(x, '_outgoing/priority_3'), 'the folders to go');
+    expect(snap.topSenders.find((t) => t.sender === 'p@x.org')).toBeUndefined();
+
+    // _outgoing renamed away (stop sending): the queue reads empty until IceWarp recreates it.
+    addSpam(dir, 2, { sender: 'q@x.org', seed: 3, nowMs: NOW });
+    await until(s, (x) => folder(x, '_outgoing')!.messages === 2, 'two in _outgoing');
+    renameSync(join(dir, '_outgoing'), join(dir, '_outgoing.old'));
+    snap = await until(s, (x) => folder(x, '_outgoing')!.messages === 0, '_outgoing to empty');
+    expect(snap.distinctSenders).toBe(0);
+    mkdirSync(join(dir, '_outgoing'));
+    addSpam(dir, 1, { sender: 'r@x.org', seed: 4, nowMs: NOW });
+    snap = await until(s, (x) => folder(x, '_outgoing')!.messages === 1, 'the new _outgoing');
+    expect(snap.topSenders).toEqual([{ sender: 'r@x.org', messages: 1 }]);
+  });
+
+  it('updates the oldest age when the oldest message leaves', async () => {
+    const dir = tempDir();
+    let now = NOW;
+    const s = scanner(dir, { now: () => now });
+    const out = join(dir, '_outgoing');
+    mkdirSync(out);
+    for (const [name, ageS] of [['a.tmp', 500], ['b.tmp', 300]] as const) {
+      writeFileSync(join(out, name), 'Original Sender: <a@b.c>\r\n');
+      utimesSync(join(out, name), (NOW - ageS * 1000) / 1000, (NOW - ageS * 1000) / 1000);
+    }
+    await s.ready;
+    await until(s, (x) => folder(x, '_outgoing')!.messages === 2, 'two messages');
+    expect(folder(s.snapshot(), '_outgoing')!.oldestAgeSeconds).toBe(500);
+    now += 100_000;
+    expect(folder(s.snapshot(), '_outgoing')!.oldestAgeSeconds).toBe(600);
+    unlinkSync(join(out, 'a.tmp'));
+    await until(s, (x) => folder(x, '_outgoing')!.oldestAgeSeconds === 400, 'the next oldest');
+  });
+});
