@@ -476,14 +476,31 @@ describe('LogTailer', () => {
     expect(saved.files['s20261129.log'].offset).toBe('new file\n'.length);
   }, 30_000);
 
+  it('with watch on, delivers every line exactly once while a writer appends in uneven pieces', async () => {
+    const t = follow({ watch: true, rescanMs: 3_600_000, positionsFlushMs: 3_600_000, readChunkBytes: 256 });
+    await t.tailer.start();
+    const lines = Array.from({ length: 3000 }, (_, i) => `203.0.113.${i % 256} [${i.toString(16).padStart(4, '0')}] 06:51:31 <<< line ${i}`);
+    const bytes = Buffer.from(lines.join('\r\n') + '\r\n');
+    for (let at = 0, n = 0; at < bytes.length; n++) {
+      const step = 1 + ((n * 977) % 700);
+      await appendFile(log('s20261128.log'), bytes.subarray(at, at + step));
+      at += step;
+    }
+    await expect.poll(() => t.got().length, { timeout: 20_000, interval: 20 }).toBe(lines.length);
+    expect(t.got()).toEqual(lines.map((l) => `s20261128.log: ${l}`));
+  }, 30_000);
+
   it('with watch on, starts without its directory and follows it once it appears', async () => {
     await rm(logDir, { recursive: true });
     const t = follow({ watch: true, rescanMs: 3_600_000, positionsFlushMs: 3_600_000 });
     await t.tailer.start();
     expect(t.tailer.healthy).toBe(false);
 
+    // A missing folder sends no events: the periodic re-scan finds it, stepped here.
     await mkdir(logDir);
-    await expect.poll(() => t.tailer.healthy, { timeout: 20_000, interval: 20 }).toBe(true);
+    await t.tailer.poll();
+    expect(t.tailer.healthy).toBe(true);
+    // From then on, events on the new folder deliver the lines.
     await writeFile(log('s20261128.log'), 'first\n');
     await expect.poll(() => t.got(), { timeout: 20_000, interval: 20 }).toEqual(['s20261128.log: first']);
     await appendFile(log('s20261128.log'), 'second\n');

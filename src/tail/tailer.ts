@@ -8,6 +8,13 @@
 // multi-byte sequence, so a bad byte cannot swallow a line end or the lines
 // after it. A partial last line is left unread (the offset stays before it)
 // and read again once its newline has arrived.
+//
+// Files are followed by name and identified by inode+dev; each read opens
+// the file and closes it again, so no descriptor is held on rotated files.
+// Known limits, as in mtail and promtail: a file rewritten in place to at
+// least its old size between two reads is not seen as truncated, and lines
+// written to a file just before it is replaced under the same name (not
+// IceWarp's way: it starts new names) are lost if they were not read yet.
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -242,9 +249,10 @@ export class LogTailer {
     this.watcher = w;
     // 'raw' comes straight from fs.watch, before chokidar's own stat, so
     // several writes within one millisecond still each wake the reader.
-    w.on('raw', (event, path, details) => {
-      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
-      const name = basename(path || watched || '');
+    w.on('raw', (event, path) => {
+      // fs.watch may not say which file changed: then look at all of them.
+      if (!path) return this.request(undefined);
+      const name = basename(path);
       if (!this.matches(name)) return;
       this.request(event === 'change' && this.files.has(name) ? name : undefined);
     });
