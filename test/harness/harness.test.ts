@@ -66,4 +66,9 @@ describe('Prometheus and exporter', () => {
     await exporter.stop();
     expect(exporter.child.output()).toContain('exited');
   }, 60_000);
+
+  it('fails fast, with the exporter\'s own error, when the exporter cannot start', async () => {
+    // It exits at once on a bad config: the harness reports the exit, not a timeout.
+    await expect(startExporter({ configYaml: 'no_such_key: 1\n' })).rejects.toThrow(/exited before it was ready[\s\S]*no_such_key/);
+  }, 60_000);
 });
