@@ -4,5 +4,6 @@ import type { Feature } from './collectors/collector.js';
 import { logFeature } from './collectors/log.js';
 import { dnsblFeature } from './collectors/dnsbl.js';
 import { relayProbeFeature } from './collectors/relayProbe.js';
+import { spoolFeature } from './collectors/spool.js';
 
-export const FEATURES: readonly Feature[] = [logFeature, dnsblFeature, relayProbeFeature];
+export const FEATURES: readonly Feature[] = [logFeature, dnsblFeature, relayProbeFeature, spoolFeature];

@@ -1,0 +1,114 @@
+// The spool metrics as Prometheus reads them: a generated queue tree scanned
+// for real and rendered through a real prom-client Registry, compared with a
+// golden file that promtool checks.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/config.js';
+import { writeQueue } from '../demo/queue.js';
+import { silentLogger } from '../logger.js';
+import { registerSpoolMetrics, spoolFeature, spoolSettings, SpoolRunning } from './spool.js';
+
+const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
+const golden = fileURLToPath(new URL('./testdata/spool.metrics', import.meta.url));
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function goldenTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailrelay-spool-golden-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  writeQueue(dir, {
+    seed: 2026,
+    legitimateMessages: 25,
+    spamMessages: 140,
+    spamSender: 'willm.b@orange.fr',
+    retryFraction: 0.5,
+    incomingPairs: 3,
+    incomingBakPairs: 6,
+    incomingBakOrphans: 5,
+    oldMessages: 2,
+    nowMs: NOW,
+  });
+  // A sender name that needs escaping in the exposition format.
+  writeFileSync(join(dir, '_outgoing', 'ODD.tmp'), 'Original Sender: <"we\\ird"@x.org>\r\n\r\nbody');
+  return dir;
+}
+
+async function running(dir: string, topSenders = 20): Promise<SpoolRunning> {
+  const r = new SpoolRunning({ mailDirectory: dir, topSenders, rescanIntervalSeconds: 300 }, silentLogger, { now: () => NOW });
+  cleanups.push(() => r.stop());
+  await r.ready;
+  return r;
+}
+
+describe('spool collector', () => {
+  it('renders the golden /metrics for a generated queue', async () => {
+    const r = await running(goldenTree());
+    const registry = new Registry();
+    spoolFeature.registerMetrics(registry, () => r);
+    const text = await registry.metrics();
+    await expect(text).toMatchFileSnapshot(golden);
+    // Spot checks that do not depend on the snapshot having been reviewed.
+    expect(text).toContain('mailrelay_spool_sender_messages{sender="willm.b@orange.fr"} 140');
+    expect(text).toContain('mailrelay_spool_sender_messages{sender="\\"we\\\\ird\\"@x.org"} 1');
+    expect(text).toContain('mailrelay_spool_orphan_files{folder="_incoming.bak",kind="tmp"} 3');
+    expect(text).toContain('mailrelay_spool_orphan_files{folder="_incoming.bak",kind="dat"} 2');
+    expect(text).toContain('mailrelay_spool_messages{queue="outgoing",folder="_outgoing/priority_2"} 2');
+    expect(text).toMatch(/^mailrelay_spool_largest_same_size_messages\{queue="outgoing"\} 14\d$/m);
+    expect(text).toContain('mailrelay_spool_scan_errors_total 0');
+  });
+
+  it('passes promtool check metrics on the golden file', () => {
+    // promtool prints lint findings and exits 1 on problems; the output must be empty.
+    const out = execFileSync('promtool', ['check', 'metrics'], { input: readFileSync(golden), encoding: 'utf8' });
+    expect(out).toBe('');
+  });
+
+  it('reports no queue series while the feature is off', async () => {
+    const registry = new Registry();
+    registerSpoolMetrics(registry, () => undefined, () => undefined);
+    const text = await registry.metrics();
+    expect(text).not.toMatch(/^mailrelay_spool_\w+\{/m);
+  });
+
+  it('reports its scan as the collector status, and fails on a missing mail directory', async () => {
+    const ok = await running(goldenTree());
+    expect(ok.status()).toMatchObject({ success: true });
+    const missing = await running(join(tmpdir(), 'mailrelay-no-such-dir-' + process.pid));
+    expect(missing.status()).toMatchObject({ success: false });
+    const registry = new Registry();
+    spoolFeature.registerMetrics(registry, () => missing);
+    expect(await registry.metrics()).toContain('mailrelay_spool_scan_errors_total 1');
+  });
+
+  it('is enabled by icewarp.mail_directory and applies new limits in place', async () => {
+    const dir = goldenTree();
+    expect(spoolSettings(loadConfig('icewarp: {log_directory: /x}\n'))).toBeUndefined();
+    const config = loadConfig(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 2}\nspool: {rescan_interval: 1m}\n`);
+    expect(spoolSettings(config)).toEqual({ mailDirectory: dir, topSenders: 2, rescanIntervalSeconds: 60 });
+    const r = spoolFeature.start(config, silentLogger);
+    cleanups.push(() => r.stop());
+    await r.ready;
+    expect(r.snapshot().topSenders).toHaveLength(2);
+    expect(r.reconfigure(loadConfig(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 4}\n`))).toBe(true);
+    expect(r.snapshot().topSenders).toHaveLength(4);
+    expect(r.reconfigure(loadConfig(`icewarp: {mail_directory: "${dir}/other"}\n`))).toBe(false);
+    const table = r.landingTable();
+    expect(table.rows[0]).toEqual(['willm.b@orange.fr', '140', expect.stringMatching(/%$/)]);
+  });
+
+  it('reports _outgoing subfolders as they exist', async () => {
+    const dir = goldenTree();
+    mkdirSync(join(dir, '_outgoing', 'priority_5'));
+    const r = await running(dir);
+    const folders = r.snapshot().folders.map((f) => f.folder);
+    expect(folders).toEqual(['_incoming', '_incoming.bak', '_outgoing', '_outgoing/priority_2', '_outgoing/priority_5', '_outgoing/retry']);
+  });
+});
