@@ -1,0 +1,105 @@
+// What the commands print: the plan (dry run) and the outcome (--apply), as
+// a table for a person under pressure or as JSON for a script.
+import { summarise, type EntryResult, type JournalEntry } from './journal.js';
+
+export interface AdminIo {
+  out(text: string): void;
+  err(text: string): void;
+  now(): Date;
+  /** Test-only slow-down between steps (MAILRELAY_TEST_STEP_DELAY_MS). */
+  step(): Promise<void>;
+}
+
+export const SMTP_WARNING =
+  'WARNING: stop the IceWarp SMTP service while messages move (IceWarp\'s own procedure), and start it again afterwards.\n';
+
+/** Lines of the plan shown without --verbose; the totals always follow. */
+export const PLAN_LINES_SHOWN = 50;
+
+export interface PlannedMove {
+  action: 'quarantine' | 'restore' | 'requeue' | 'repair' | 'set aside';
+  from: string;
+  to: string;
+  size: number;
+  sender?: string;
+  /** requeue: where the source is kept. */
+  keep?: string;
+  /** requeue: a From: line is added. */
+  addsFrom?: boolean;
+}
+
+export interface Skipped {
+  path: string;
+  reason: string;
+}
+
+export interface UnfinishedRun {
+  journal: string;
+  files: number;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function senderLabel(sender: string | undefined): string {
+  if (sender === undefined) return '';
+  return sender === '' ? '<>' : sender;
+}
+
+export function printPlanText(io: AdminIo, unfinished: UnfinishedRun[], moves: PlannedMove[], skipped: Skipped[], verbose: boolean): void {
+  for (const u of unfinished) io.out(`unfinished run ${u.journal}: ${u.files} files, finished first\n`);
+  const shown = verbose ? moves : moves.slice(0, PLAN_LINES_SHOWN);
+  for (const m of shown) {
+    const extra = [formatBytes(m.size), senderLabel(m.sender), m.addsFrom ? 'adds From:' : '', m.keep ? `source kept in ${m.keep}` : '']
+      .filter((s) => s !== '')
+      .join(', ');
+    io.out(`${m.action.padEnd(10)} ${m.from} -> ${m.to}  (${extra})\n`);
+  }
+  if (shown.length < moves.length) io.out(`… and ${moves.length - shown.length} more (--verbose lists them all, --json too)\n`);
+  for (const s of skipped.slice(0, verbose ? skipped.length : PLAN_LINES_SHOWN)) io.out(`skip       ${s.path}: ${s.reason}\n`);
+  if (!verbose && skipped.length > PLAN_LINES_SHOWN) io.out(`… and ${skipped.length - PLAN_LINES_SHOWN} more skipped\n`);
+}
+
+export function planTotals(moves: PlannedMove[]): Record<string, { files: number; bytes: number }> {
+  const totals: Record<string, { files: number; bytes: number }> = {};
+  for (const m of moves) {
+    const t = (totals[m.action] ??= { files: 0, bytes: 0 });
+    t.files++;
+    t.bytes += m.size;
+  }
+  return totals;
+}
+
+export function printTotalsText(io: AdminIo, moves: PlannedMove[], unfinished: UnfinishedRun[], skipped: Skipped[]): void {
+  const totals = planTotals(moves);
+  const parts = Object.entries(totals).map(([action, t]) => `${action}: ${t.files} files, ${formatBytes(t.bytes)}`);
+  if (unfinished.length) parts.push(`unfinished runs to finish: ${unfinished.length}`);
+  if (skipped.length) parts.push(`skipped: ${skipped.length}`);
+  io.out(`total: ${parts.length ? parts.join('; ') : 'nothing to do'}\n`);
+}
+
+export function printOutcomeText(io: AdminIo, journal: string, results: EntryResult[]): void {
+  const c = summarise(results);
+  io.out(`${journal}: moved ${c.moved}, already done ${c.already}, gone before the move ${c.missing}, conflicts ${c.conflict}\n`);
+  for (const r of results) if (r.outcome === 'conflict' || r.outcome === 'missing') io.out(`  ${r.outcome}: ${r.detail ?? ''}\n`);
+}
+
+export function plannedFromEntries(action: PlannedMove['action'], entries: JournalEntry[]): PlannedMove[] {
+  return entries.map((e) => ({
+    action,
+    from: e.from,
+    to: e.to,
+    size: e.size,
+    ...(e.sender !== undefined ? { sender: e.sender } : {}),
+    ...(e.keep !== undefined ? { keep: e.keep } : {}),
+  }));
+}

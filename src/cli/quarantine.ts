@@ -1,0 +1,148 @@
+// queue quarantine: moves the matching outgoing messages to
+// `_quarantine/<UTC time>/`, keeping their paths, with a manifest that
+// `queue restore` reads. The manifest is written (and fsynced) before the
+// first move, so a killed run is finished by the next one.
+import { queueOfFolder } from '../spool/layout.js';
+import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
+import { MailDirectory, sha256File } from './durable.js';
+import { executeMoves, Journal, type EntryResult, type JournalEntry } from './journal.js';
+import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type UnfinishedRun } from './plan.js';
+import { listOutgoing, outgoingFolders, type OutgoingMessage } from './scan.js';
+
+export const MANIFEST = 'manifest.jsonl';
+const MANIFEST_NAME = /^manifest\.jsonl$/;
+
+export const QUARANTINE_HELP = `usage: mailrelay-exporter queue quarantine --mail-dir DIR [selectors] [--apply] [--json] [--verbose]
+
+Moves the matching outgoing messages (.tmp files in _outgoing and its
+subfolders) to DIR/_quarantine/<UTC time>/, keeping their relative paths,
+and writes manifest.jsonl there (from, to, size, sha256, sender per file).
+Without --apply, prints the plan and changes nothing.
+
+Selectors (AND between kinds, OR within a repeated kind; at least one, or --all):
+  --sender ADDR     original sender, case-insensitive (repeatable; "<>" for the null sender)
+  --size BYTES      exact size in bytes (repeatable)
+  --folder FOLDER   an outgoing folder, e.g. _outgoing/retry (repeatable)
+  --all             every outgoing message
+
+  --apply           move the files (stop the SMTP service first)
+  --json            print the plan and the outcome as JSON
+  --verbose         list every file of the plan
+A run that was killed is finished by the next run with --apply.
+`;
+
+export interface MessageSelector {
+  senders: string[];
+  sizes: number[];
+  folders: string[];
+}
+
+export function matchesSelector(m: { sender: string; size: number; folder: string }, s: MessageSelector): boolean {
+  return (
+    (s.senders.length === 0 || s.senders.includes(m.sender)) &&
+    (s.sizes.length === 0 || s.sizes.includes(m.size)) &&
+    (s.folders.length === 0 || s.folders.includes(m.folder))
+  );
+}
+
+/** `--sender`: lowercased like the parsed original sender; `<>` is the null sender. */
+export function normaliseSender(arg: string): string {
+  const s = arg.trim().toLowerCase();
+  return s === '<>' ? '' : s.replace(/^<(.*)>$/, '$1');
+}
+
+async function unfinishedRuns(mail: MailDirectory): Promise<Journal[]> {
+  const journals: Journal[] = [];
+  for (const path of await Journal.findUnfinished(mail, MANIFEST_NAME)) journals.push(await Journal.load(mail, path));
+  return journals;
+}
+
+export async function runQuarantine(argv: string[], io: AdminIo): Promise<number> {
+  const flags = parseCommandFlags(argv, {
+    'mail-dir': 'string',
+    sender: 'list',
+    size: 'list',
+    folder: 'list',
+    all: 'boolean',
+    apply: 'boolean',
+    json: 'boolean',
+    verbose: 'boolean',
+  });
+  if (flags.boolean('help')) {
+    io.out(QUARANTINE_HELP);
+    return 0;
+  }
+  const mailDirArg = requireString(flags, 'mail-dir');
+  const senders = flags.list('sender').map(normaliseSender);
+  const sizes = parseSizes(flags.list('size'));
+  const all = flags.boolean('all');
+  if (!all && senders.length === 0 && sizes.length === 0 && flags.list('folder').length === 0) {
+    throw new UsageError('give a selector (--sender, --size, --folder), or --all to quarantine the whole outgoing queue');
+  }
+  if (all && (senders.length || sizes.length || flags.list('folder').length)) throw new UsageError('--all cannot be combined with selectors');
+  const apply = flags.boolean('apply');
+  const json = flags.boolean('json');
+  io.err(SMTP_WARNING);
+
+  const mail = await MailDirectory.open(mailDirArg);
+  const folders = flags.list('folder').map((f) => {
+    const rel = mail.folderArg(f);
+    if (queueOfFolder(rel) !== 'outgoing') throw new UsageError(`--folder ${f}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
+    return rel;
+  });
+  const selector: MessageSelector = { senders, sizes, folders };
+  const warnings: string[] = [];
+
+  const pending = await unfinishedRuns(mail);
+  const unfinished: UnfinishedRun[] = pending.map((j) => ({ journal: j.path, files: j.entries.length }));
+  const results: { journal: string; results: EntryResult[] }[] = [];
+  if (apply) {
+    for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
+  }
+
+  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
+  const scanFolders = folders.length ? folders : await outgoingFolders(mail, warnings);
+  const selected = (await listOutgoing(mail, scanFolders, warnings)).filter((m) => matchesSelector(m, selector) && !inFlight.has(m.path));
+
+  let runDir = '_quarantine/<UTC time>';
+  if (apply && selected.length) runDir = await Journal.newRunDir(mail, io.now());
+  const entries = await manifestEntries(mail, selected, runDir, apply);
+  const planned = plannedFromEntries('quarantine', entries);
+
+  if (apply && entries.length) {
+    const journal = await Journal.create(mail, `${runDir}/${MANIFEST}`, entries);
+    await io.step();
+    results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
+  }
+
+  const conflicts = results.some((r) => r.results.some((x) => x.outcome === 'conflict'));
+  if (json) {
+    io.out(
+      JSON.stringify({ command: 'queue quarantine', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, totals: planTotals(planned), results, warnings }) + '\n',
+    );
+  } else {
+    printPlanText(io, apply ? [] : unfinished, planned, [], flags.boolean('verbose'));
+    printTotalsText(io, planned, apply ? [] : unfinished, []);
+    for (const r of results) printOutcomeText(io, r.journal, r.results);
+    for (const w of warnings) io.err(`warning: ${w}\n`);
+    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to move these files\n');
+    if (apply && entries.length) io.out(`manifest: ${mail.abs(`${runDir}/${MANIFEST}`)}\n`);
+  }
+  return conflicts ? 1 : 0;
+}
+
+/** The manifest lines; the sha256 is computed only for a real run (a dry run stays quick on a flooded queue). */
+async function manifestEntries(mail: MailDirectory, selected: OutgoingMessage[], runDir: string, withSha: boolean): Promise<JournalEntry[]> {
+  const entries: JournalEntry[] = [];
+  for (const m of selected) {
+    let sha = '';
+    try {
+      if (withSha) sha = await sha256File(mail.abs(m.path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // sent meanwhile
+      throw err;
+    }
+    entries.push({ from: m.path, to: `${runDir}/${m.path}`, size: m.size, sha256: sha, sender: m.sender });
+  }
+  return entries;
+}

@@ -1,0 +1,222 @@
+// queue requeue: IceWarp's re-queue procedure done safely. Each message file
+// (any extension but .dat) under SRC is first moved into the quarantine (the
+// original is kept, never deleted), then its copy, with a From: line where it
+// has none or an empty one, is written under a hidden `.partial` name in the
+// target folder, fsynced, and renamed to `<name>.tmp`: IceWarp never sees a
+// partial file. The journal's markers tell a rerun whether a copy was already
+// handed over, so a message is never queued twice.
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { messageFileKind, OUTGOING, parseOriginalSender, queueOfFolder, QUARANTINE, stemOf, UNKNOWN_SENDER } from '../spool/layout.js';
+import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
+import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
+import { Journal, moveGroup, summarise, type EntryResult, type JournalEntry } from './journal.js';
+import { parseFromHeaderArg, withFromHeader } from './message.js';
+import { printOutcomeText, printPlanText, printTotalsText, planTotals, SMTP_WARNING, type AdminIo, type PlannedMove, type Skipped } from './plan.js';
+import { normaliseSender } from './quarantine.js';
+import { freeName } from './restore.js';
+import { listFolder, type QueueFile } from './scan.js';
+
+export const REQUEUE_HELP = `usage: mailrelay-exporter queue requeue --mail-dir DIR --from SRC [--to-folder FOLDER] [--from-header "From: admin@domaine.com"] [--apply] [--json]
+
+IceWarp's re-queue procedure, done safely: every message file under SRC
+(.tmp, .tm$, any extension but .dat; subfolders included) is put into
+FOLDER (default _outgoing/priority_2) as a complete .tmp file, appearing in
+one atomic rename. The original is moved into DIR/_quarantine/<UTC time>/
+(kept, never deleted). Without --apply, prints the plan and changes nothing.
+
+  --mail-dir DIR        the IceWarp mail directory
+  --from SRC            folder to take the messages from, relative to DIR (or absolute, inside DIR)
+  --to-folder FOLDER    outgoing folder to queue them in (default _outgoing/priority_2)
+  --from-header LINE    add this From: line to messages without one or with an empty one
+  --sender ADDR         only this original sender (repeatable)
+  --size BYTES          only this exact size (repeatable)
+  --apply               act (stop the SMTP service first)
+  --json, --verbose
+`;
+
+export const DEFAULT_REQUEUE_FOLDER = `${OUTGOING}/priority_2`;
+const REQUEUE_NAME = /^requeue\.jsonl$/;
+/** Never message files: our own journals and partial copies, Windows folder files. */
+const NOT_MESSAGES = /^(desktop\.ini|thumbs\.db)$|\.(jsonl|progress|done|partial|abandoned)$/i;
+
+export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
+  const flags = parseCommandFlags(argv, {
+    'mail-dir': 'string',
+    from: 'string',
+    'to-folder': 'string',
+    'from-header': 'string',
+    sender: 'list',
+    size: 'list',
+    apply: 'boolean',
+    json: 'boolean',
+    verbose: 'boolean',
+  });
+  if (flags.boolean('help')) {
+    io.out(REQUEUE_HELP);
+    return 0;
+  }
+  const mail = await MailDirectory.open(requireString(flags, 'mail-dir'));
+  const source = mail.folderArg(requireString(flags, 'from'));
+  const target = mail.folderArg(flags.string('to-folder') ?? DEFAULT_REQUEUE_FOLDER);
+  const headerArg = flags.string('from-header');
+  const fromHeader = headerArg === undefined ? undefined : parseFromHeaderArg(headerArg);
+  const senders = flags.list('sender').map(normaliseSender);
+  const sizes = parseSizes(flags.list('size'));
+  const apply = flags.boolean('apply');
+  if (queueOfFolder(target) !== 'outgoing') throw new UsageError(`--to-folder ${target}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
+  if (source === '') throw new UsageError('--from: give a folder inside the mail directory, not the mail directory itself');
+  if (source === target || source.startsWith(`${target}/`)) {
+    throw new UsageError(`--from ${source} is the target folder ${target} or inside it; take the messages from another folder`);
+  }
+  io.err(SMTP_WARNING);
+  if ((await mail.checkFolder(source)) === 'missing') throw new UnsafePathError(`--from ${mail.abs(source)}: no such folder`);
+
+  const pending: Journal[] = [];
+  for (const path of await Journal.findUnfinished(mail, REQUEUE_NAME)) pending.push(await Journal.load(mail, path));
+  const results: { journal: string; results: EntryResult[] }[] = [];
+  if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeRequeue(j, io.step) });
+  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
+
+  const warnings: string[] = [];
+  const skipped: Skipped[] = [];
+  const files = (await walk(mail, source, target, warnings)).filter((f) => {
+    if (inFlight.has(f.path)) return false;
+    if (f.name.startsWith('.') || isPartialName(f.name) || NOT_MESSAGES.test(f.name)) return false;
+    if (messageFileKind(f.name) === 'dat') {
+      skipped.push({ path: f.path, reason: 'a .dat file (envelope of an incoming pair), not a message' });
+      return false;
+    }
+    return true;
+  });
+
+  let runDir = `${QUARANTINE}/<UTC time>`;
+  if (apply && files.length) runDir = await Journal.newRunDir(mail, io.now());
+  const taken = new Set<string>();
+  const entries: JournalEntry[] = [];
+  for (const f of files) {
+    let data: Buffer;
+    try {
+      data = await readFile(mail.abs(f.path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new UnsafePathError(`${mail.abs(f.path)}: ${(err as Error).message}`, { cause: err });
+    }
+    const sender = parseOriginalSender(data.subarray(0, 4096).toString('latin1')) ?? UNKNOWN_SENDER;
+    if (senders.length && !senders.includes(sender)) continue;
+    if (sizes.length && !sizes.includes(data.length)) continue;
+    const out = fromHeader === undefined ? data : withFromHeader(data, fromHeader);
+    const to = await freeName(mail, target, stemOf(f.name), taken);
+    entries.push({
+      from: f.path,
+      keep: `${runDir}/${f.path}`,
+      to,
+      size: data.length,
+      sha256: sha256(data),
+      sender,
+      outSha256: sha256(out),
+      outSize: out.length,
+      ...(fromHeader !== undefined ? { fromHeader } : {}),
+    });
+  }
+  const planned: PlannedMove[] = entries.map((e) => ({
+    action: 'requeue',
+    from: e.from,
+    to: e.to,
+    size: e.outSize ?? e.size,
+    sender: e.sender ?? '',
+    keep: e.keep!,
+    addsFrom: e.outSha256 !== e.sha256,
+  }));
+
+  if (apply && entries.length) {
+    const journal = await Journal.create(mail, `${runDir}/requeue.jsonl`, entries);
+    await io.step();
+    results.push({ journal: journal.path, results: await executeRequeue(journal, io.step) });
+  }
+
+  const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
+  if (flags.boolean('json')) {
+    io.out(JSON.stringify({ command: 'queue requeue', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, skipped, totals: planTotals(planned), results, warnings }) + '\n');
+  } else {
+    printPlanText(io, unfinished, planned, skipped, flags.boolean('verbose'));
+    printTotalsText(io, planned, unfinished, skipped);
+    for (const r of results) printOutcomeText(io, r.journal, r.results);
+    for (const w of warnings) io.err(`warning: ${w}\n`);
+    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to requeue these files\n');
+  }
+  return results.some((r) => r.results.some((x) => x.outcome === 'conflict')) ? 1 : 0;
+}
+
+/** Files under `folder`, depth first, skipping the target folder and, unless SRC is inside it, the quarantine. */
+async function walk(mail: MailDirectory, folder: string, target: string, warnings: string[]): Promise<QueueFile[]> {
+  const { files, folders } = await listFolder(mail, folder, warnings);
+  const out = [...files];
+  for (const sub of folders) {
+    if (sub === target || (sub === QUARANTINE && !folder.startsWith(QUARANTINE))) continue;
+    out.push(...(await walk(mail, sub, target, warnings)));
+  }
+  return out;
+}
+
+/**
+ * Per entry: (1) move the source into the quarantine (`keep`), (2) place its
+ * fixed copy at `to`. Markers: `commit i` (cross-fs keep copy verified),
+ * `commit-out i` (the `.partial` copy at the target is complete), `placed i`.
+ */
+export async function executeRequeue(journal: Journal, step: () => Promise<void>): Promise<EntryResult[]> {
+  const results: EntryResult[] = [];
+  for (const [i, e] of journal.entries.entries()) results.push({ index: i, ...(await requeueOne(journal, i, e, step)) });
+  await journal.finish(summarise(results));
+  return results;
+}
+
+async function requeueOne(journal: Journal, i: number, e: JournalEntry, step: () => Promise<void>): Promise<Omit<EntryResult, 'index'>> {
+  const { mail } = journal;
+  if (journal.has(`placed ${i}`)) return { outcome: 'already' };
+  if (!e.keep || !e.outSha256) throw new UnsafePathError(`${journal.path}: line ${i + 1} is not a requeue line (keep, outSha256)`);
+  const K = mail.abs(e.keep);
+  const T = mail.abs(e.to);
+  const P = partialPathFor(T);
+
+  if (await lstatOrUndefined(mail.abs(e.from))) {
+    const [kept] = await moveGroup(journal, [{ marker: `commit ${i}`, from: e.from, to: e.keep }], step);
+    if (kept && kept.outcome !== 'moved' && kept.outcome !== 'already') return kept;
+  }
+  const toSt = await lstatOrUndefined(T);
+  if (toSt) {
+    const data = toSt.isFile() ? await readFile(T) : undefined;
+    if (data && sha256(data) === e.outSha256) {
+      await journal.mark(`placed ${i}`);
+      return { outcome: 'moved' };
+    }
+    return { outcome: 'conflict', detail: `${e.to}: already exists with other content; ${e.from} is kept in ${e.keep}` };
+  }
+  if (journal.has(`commit-out ${i}`)) {
+    // The complete copy was there: renamed before a kill (and maybe already sent), or still to rename.
+    if (await lstatOrUndefined(P)) {
+      await renameNoClobber(P, T);
+      await fsyncDir(dirname(T));
+      await step();
+    }
+    await journal.mark(`placed ${i}`);
+    return { outcome: 'moved' };
+  }
+  if (!(await lstatOrUndefined(K))) return { outcome: 'missing', detail: `${e.from}: gone before it was requeued` };
+  const data = await readFile(K);
+  if (sha256(data) !== e.sha256) {
+    return { outcome: 'conflict', detail: `${e.keep}: changed since the plan (sha256); kept, not requeued` };
+  }
+  const out = e.fromHeader === undefined ? data : withFromHeader(data, e.fromHeader);
+  if (sha256(out) !== e.outSha256) throw new UnsafePathError(`${e.keep}: the From: fix gives other bytes than planned`);
+  await mail.ensureFolder(dirname(e.to));
+  await writeSynced(P, out);
+  await step();
+  await journal.mark(`commit-out ${i}`);
+  await step();
+  await renameNoClobber(P, T);
+  await fsyncDir(dirname(T));
+  await step();
+  await journal.mark(`placed ${i}`);
+  return { outcome: 'moved' };
+}

@@ -1,0 +1,144 @@
+// queue restore: puts quarantined messages back, where they came from or
+// into one outgoing folder, as `.tmp` files that appear whole (one rename on
+// the same file system, a hidden `.partial` copy renamed into place across
+// file systems). Its own journal sits beside the manifest it restores from.
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
+import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
+import { describeFsError, lstatOrUndefined, MailDirectory, UnsafePathError } from './durable.js';
+import { executeMoves, Journal, runStamp, type EntryResult, type JournalEntry } from './journal.js';
+import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type Skipped } from './plan.js';
+import { normaliseSender } from './quarantine.js';
+
+export const RESTORE_HELP = `usage: mailrelay-exporter queue restore --manifest FILE [--sender ADDR] [--size BYTES] [--to-folder FOLDER] [--apply] [--json]
+
+Puts messages quarantined by "queue quarantine" back: to the folder each
+came from, or into --to-folder (e.g. _outgoing/priority_2), with the
+extension .tmp. A name already taken gets a suffix (_2, _3 …): nothing is
+ever overwritten. Without --apply, prints the plan and changes nothing.
+
+  --manifest FILE     DIR/_quarantine/<run>/manifest.jsonl
+  --mail-dir DIR      only when the manifest was moved out of its run folder
+  --sender ADDR       only this original sender (repeatable, case-insensitive)
+  --size BYTES        only this exact size (repeatable)
+  --to-folder FOLDER  an outgoing folder, relative to the mail directory
+  --apply             move the files (stop the SMTP service first)
+  --json, --verbose
+`;
+
+const RESTORE_NAME = /^restore-.*\.jsonl$/;
+
+export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
+  const flags = parseCommandFlags(argv, {
+    manifest: 'string',
+    'mail-dir': 'string',
+    sender: 'list',
+    size: 'list',
+    'to-folder': 'string',
+    apply: 'boolean',
+    json: 'boolean',
+    verbose: 'boolean',
+  });
+  if (flags.boolean('help')) {
+    io.out(RESTORE_HELP);
+    return 0;
+  }
+  const manifestArg = requireString(flags, 'manifest');
+  const senders = flags.list('sender').map(normaliseSender);
+  const sizes = parseSizes(flags.list('size'));
+  const apply = flags.boolean('apply');
+  io.err(SMTP_WARNING);
+
+  let manifestReal: string;
+  try {
+    manifestReal = await realpath(manifestArg);
+  } catch (err) {
+    throw new UnsafePathError(`manifest ${manifestArg}: ${describeFsError(err)}`, { cause: err });
+  }
+  let mailDirArg = flags.string('mail-dir');
+  if (mailDirArg === undefined) {
+    if (basename(dirname(dirname(manifestReal))) !== QUARANTINE) {
+      throw new UsageError(`${manifestArg}: not in DIR/${QUARANTINE}/<run>/; give --mail-dir`);
+    }
+    mailDirArg = resolve(manifestReal, '..', '..', '..');
+  }
+  const mail = await MailDirectory.open(mailDirArg);
+  const manifestRel = mail.rel(manifestReal);
+  const runDir = dirname(manifestRel);
+  const toFolderArg = flags.string('to-folder');
+  const toFolder = toFolderArg === undefined ? undefined : mail.folderArg(toFolderArg);
+  if (toFolder !== undefined && queueOfFolder(toFolder) !== 'outgoing') {
+    throw new UsageError(`--to-folder ${toFolderArg}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
+  }
+
+  const pending: Journal[] = [];
+  for (const path of await Journal.findUnfinished(mail, RESTORE_NAME)) {
+    if (dirname(path) === runDir) pending.push(await Journal.load(mail, path));
+  }
+  const results: { journal: string; results: EntryResult[] }[] = [];
+  if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
+  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
+
+  const manifest = await Journal.load(mail, manifestRel);
+  const skipped: Skipped[] = [];
+  const taken = new Set<string>();
+  const entries: JournalEntry[] = [];
+  for (const e of manifest.entries) {
+    const sender = e.sender ?? '';
+    if (senders.length && !senders.includes(sender)) continue;
+    if (sizes.length && !sizes.includes(e.size)) continue;
+    if (inFlight.has(e.to)) continue;
+    const st = await lstatOrUndefined(mail.abs(e.to));
+    if (!st) {
+      skipped.push({ path: e.to, reason: 'not in the quarantine (already restored, or moved by hand)' });
+      continue;
+    }
+    if (!st.isFile()) {
+      skipped.push({ path: e.to, reason: 'not a regular file (a symlink is never followed)' });
+      continue;
+    }
+    const folder = toFolder ?? dirname(e.from);
+    const dest = await freeName(mail, folder, stemOf(basename(e.from)), taken);
+    entries.push({ from: e.to, to: dest, size: st.size, sha256: e.sha256, sender });
+  }
+  const planned = plannedFromEntries('restore', entries);
+
+  let journalPath: string | undefined;
+  if (apply && entries.length) {
+    journalPath = await freeJournalName(mail, runDir, io.now());
+    const journal = await Journal.create(mail, journalPath, entries);
+    await io.step();
+    results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
+  }
+
+  const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
+  if (flags.boolean('json')) {
+    io.out(JSON.stringify({ command: 'queue restore', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, skipped, totals: planTotals(planned), results }) + '\n');
+  } else {
+    printPlanText(io, unfinished, planned, skipped, flags.boolean('verbose'));
+    printTotalsText(io, planned, unfinished, skipped);
+    for (const r of results) printOutcomeText(io, r.journal, r.results);
+    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to move these files\n');
+  }
+  return results.some((r) => r.results.some((x) => x.outcome === 'conflict')) ? 1 : 0;
+}
+
+/** `<folder>/<stem>.tmp`, or `<stem>_N.tmp` when that name exists or is already planned. */
+export async function freeName(mail: MailDirectory, folder: string, stem: string, taken: Set<string>): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = `${folder}/${n === 1 ? stem : `${stem}_${n}`}.tmp`;
+    if (taken.has(candidate)) continue;
+    if (await lstatOrUndefined(mail.abs(candidate))) continue;
+    taken.add(candidate);
+    return candidate;
+  }
+}
+
+async function freeJournalName(mail: MailDirectory, runDir: string, now: Date): Promise<string> {
+  const stamp = runStamp(now);
+  for (let n = 1; ; n++) {
+    const path = `${runDir}/restore-${n === 1 ? stamp : `${stamp}-${n}`}.jsonl`;
+    if (!(await lstatOrUndefined(mail.abs(path))) && !(await lstatOrUndefined(mail.abs(`${path}.partial`)))) return path;
+  }
+}
