@@ -250,6 +250,17 @@ function disconnectLines(log: string): string[] {
   return log.split('\n').filter((l) => /postfix\/smtpd\[\d+\]: disconnect from .* ehlo=/.test(l));
 }
 
+/** Runs cmd with input on stdin; stdout+stderr, or a rejection naming the exit code and output. */
+function runWithInput(cmd: string, args: string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`, { cause: err }));
+      else resolve(stdout + stderr);
+    });
+    child.stdin?.end(input);
+  });
+}
+
 function metricLines(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
@@ -495,6 +506,10 @@ relay_probe:
       expect(text).toMatch(/^mailrelay_collector_success\{collector="dnsbl"\} 0$/m);
       expect(text).toMatch(/^mailrelay_collector_success\{collector="relay_probe"\} 0$/m);
       expect(text).toMatch(/^mailrelay_collector_duration_seconds\{collector="dnsbl"\} [0-9.e-]+$/m);
+
+      // promtool prints lint findings and exits non-zero on problems: the output must be empty.
+      const lint = await runWithInput('promtool', ['check', 'metrics'], text);
+      expect(lint).toBe('');
 
       const page = await fetchText(`${base}/`);
       expect(page).toContain('<td>192.0.2.1</td><td>zen.test</td><td>127.0.0.2,127.0.0.4</td>');
