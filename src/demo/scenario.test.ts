@@ -1,0 +1,195 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IcewarpSessions } from '../icewarp/sessions.js';
+import { isForeignSender, LocalDomains, type SmtpFact } from '../smtp/facts.js';
+import { scenarioLines, scenarioTruth, writeScenario, type ScenarioOptions, type ScenarioTruth } from './scenario.js';
+
+/** Counts facts per the counting rules, independently of the generator's bookkeeping. */
+function countFacts(facts: SmtpFact[], lines: number): ScenarioTruth {
+  const truth: ScenarioTruth = {
+    sessions: 0,
+    authAttempts: { login: 0, plain: 0, cram_md5: 0, other: 0 },
+    authFailures: { login: 0, plain: 0, cram_md5: 0, other: 0 },
+    accounts: {},
+    failedUsernames: {},
+    unauthenticatedRelayRecipients: 0,
+    relayDenied: 0,
+    lines,
+  };
+  const ips = new Map<string, Set<string>>();
+  const domains = new Map<string, Set<string>>();
+  const account = (name: string) =>
+    (truth.accounts[name] ??= { logins: 0, messages: 0, externalRecipients: 0, localRecipients: 0, foreignSenderMessages: 0, clientIps: [], recipientDomains: [] });
+  for (const f of facts) {
+    if (f.type === 'session') truth.sessions++;
+    else if (f.type === 'relay_denied') truth.relayDenied++;
+    else if (f.type === 'auth') {
+      truth.authAttempts[f.mechanism]++;
+      if (!f.success) {
+        truth.authFailures[f.mechanism]++;
+        if (f.username !== undefined) truth.failedUsernames[f.username] = (truth.failedUsernames[f.username] ?? 0) + 1;
+      } else if (f.username !== undefined) {
+        account(f.username).logins++;
+        (ips.get(f.username) ?? ips.set(f.username, new Set()).get(f.username))?.add(f.peer);
+      }
+    } else if (f.account === undefined) {
+      truth.unauthenticatedRelayRecipients += f.recipients.filter((r) => r.external).length;
+    } else {
+      const a = account(f.account);
+      a.messages++;
+      if (isForeignSender(f.account, f.mailFrom)) a.foreignSenderMessages++;
+      for (const r of f.recipients) {
+        if (r.external) {
+          a.externalRecipients++;
+          (domains.get(f.account) ?? domains.set(f.account, new Set()).get(f.account))?.add(r.domain);
+        } else a.localRecipients++;
+      }
+    }
+  }
+  for (const [name, a] of Object.entries(truth.accounts)) {
+    a.clientIps = [...(ips.get(name) ?? [])].sort();
+    a.recipientDomains = [...(domains.get(name) ?? [])].sort();
+  }
+  return truth;
+}
+
+function fileOf(time: number): string {
+  return `s${new Date(time * 1000).toISOString().slice(0, 10).replaceAll('-', '')}.log`;
+}
+
+function parse(opts: ScenarioOptions, localDomains: string[]): { counted: ScenarioTruth; unparsed: number } {
+  const facts: SmtpFact[] = [];
+  const parser = new IcewarpSessions({ localDomains: new LocalDomains(localDomains), emit: (f) => facts.push(f) });
+  let lines = 0;
+  for (const { time, line } of scenarioLines(opts)) {
+    parser.feed(fileOf(time), line);
+    lines++;
+  }
+  return { counted: countFacts(facts, lines), unparsed: parser.stats.unparsed };
+}
+
+const full: ScenarioOptions = {
+  seed: 1,
+  start: new Date(Date.UTC(2026, 10, 27, 22, 30, 0)), // crosses midnight: two log days
+  durationSeconds: 3 * 3600,
+  legitimateUsers: 20,
+  inboundPerMinute: 20,
+  outboundDeliveriesPerMinute: 10,
+  spray: { perMinute: 6, usernames: 300 },
+  attack: { account: 'info@domaine.com', startSecond: 3600, messagesPerMinute: 30, recipientsPerMessage: 8, ips: 40, foreignSender: true },
+  busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2 },
+};
+
+describe('scenario: the parser counts exactly the truth', () => {
+  it.each([
+    ['a full attack scenario, local_domains configured', full, ['domaine.com']],
+    ['a full attack scenario, IceWarp\'s "will forward" deciding', full, []],
+    [
+      'another seed, own-sender attack, another local domain',
+      {
+        seed: 42,
+        start: new Date(Date.UTC(2026, 0, 1, 8, 0, 0)),
+        durationSeconds: 5400,
+        localDomain: 'exemple.fr',
+        legitimateUsers: 35,
+        inboundPerMinute: 7.5,
+        outboundDeliveriesPerMinute: 3,
+        spray: { perMinute: 1.5, usernames: 40 },
+        attack: { account: 'compta@exemple.fr', startSecond: 600, messagesPerMinute: 4.5, recipientsPerMessage: 3, ips: 5, foreignSender: false },
+      },
+      ['exemple.fr'],
+    ],
+    ['only the defaults', { seed: 7, start: new Date(Date.UTC(2026, 5, 1)), durationSeconds: 1800 }, []],
+  ] as Array<[string, ScenarioOptions, string[]]>)('%s', (_name, opts, localDomains) => {
+    const truth = scenarioTruth(opts);
+    const { counted, unparsed } = parse(opts, localDomains);
+    expect(unparsed).toBe(0);
+    expect(counted).toEqual(truth);
+  });
+
+  it('the full scenario holds what its options ask for', () => {
+    const t = scenarioTruth(full);
+    const stolen = t.accounts['info@domaine.com'];
+    const busy = t.accounts['newsletter@domaine.com'];
+    // 2 hours of attack at 30 messages/min, 8 recipients each, foreign sender, many IPs and domains.
+    expect(stolen?.messages).toBeGreaterThan(3000);
+    expect(stolen?.foreignSenderMessages).toBe(stolen?.messages);
+    expect(stolen?.externalRecipients).toBe((stolen?.messages ?? 0) * 8);
+    expect(stolen?.clientIps.length).toBeGreaterThan(20);
+    expect(stolen?.recipientDomains.length).toBeGreaterThan(20);
+    // The busy account: about 150 external recipients an hour, from 2 IPs, as itself, to few domains.
+    expect(busy?.externalRecipients).toBeGreaterThan(300);
+    expect(busy?.externalRecipients).toBeLessThan(600);
+    expect(busy?.clientIps).toHaveLength(2);
+    expect(busy?.foreignSenderMessages).toBe(0);
+    expect(busy?.recipientDomains.length).toBeLessThanOrEqual(7);
+    // The spray: failures, with usernames, no logins.
+    expect(Object.keys(t.failedUsernames).length).toBeGreaterThan(100);
+    expect(t.authFailures.login + t.authFailures.plain).toBeGreaterThan(1000);
+    expect(t.authFailures.other).toBeGreaterThan(0);
+    expect(t.authAttempts.cram_md5).toBeGreaterThan(0);
+    // Inbound: relay attempts refused; nothing relayed without AUTH.
+    expect(t.relayDenied).toBeGreaterThan(0);
+    expect(t.unauthenticatedRelayRecipients).toBe(0);
+    expect(Object.keys(t.accounts).length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('is deterministic for a seed, and another seed differs', () => {
+    const a = [...scenarioLines({ ...full, durationSeconds: 600 })];
+    const b = [...scenarioLines({ ...full, durationSeconds: 600 })];
+    const c = [...scenarioLines({ ...full, seed: 2, durationSeconds: 600 })];
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+    expect(scenarioTruth({ ...full, durationSeconds: 600 }).lines).toBe(a.length);
+  });
+
+  it('yields lines in log-time order, with sessions interleaved and thread ids reused', () => {
+    const lines = [...scenarioLines({ ...full, durationSeconds: 900 })];
+    for (let i = 1; i < lines.length; i++) expect((lines[i]?.time ?? 0) >= (lines[i - 1]?.time ?? 0)).toBe(true);
+    const first = lines[0];
+    expect(first?.time).toBe(full.start.getTime() / 1000);
+    // Interleaving: some line's next line belongs to another session while its own session goes on.
+    const key = (l: string) => l.slice(0, l.indexOf(']') + 1);
+    const keys = lines.map((l) => key(l.line));
+    const interleaved = keys.some((k, i) => i + 2 < keys.length && keys[i + 1] !== k && keys[i + 2] === k);
+    expect(interleaved).toBe(true);
+    const threads = lines.filter((l) => l.line.endsWith(' Connected')).map((l) => l.line.slice(l.line.indexOf('['), l.line.indexOf(']') + 1));
+    expect(new Set(threads).size).toBeLessThan(threads.length);
+    // Lines look like IceWarp's.
+    const text = lines.map((l) => l.line).join('\n');
+    expect(text).toMatch(/^\S+ \[[0-9A-F]{4}\] \d\d:\d\d:\d\d >>> 220[ -]mail\.domaine\.com ESMTP IceWarp 13\.0\.2; \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/m);
+    expect(text).toMatch(/ >>> 334 VXNlcm5hbWU6$/m);
+    expect(text).toMatch(/ >>> 250 2\.1\.5 <[^>]+>\.\.\. Recipient ok; will forward$/m);
+    expect(text).toMatch(/ >>> 250 2\.6\.0 \d+ bytes received in 00:00:\d\d; Message accepted for delivery$/m);
+    expect(text).toMatch(/ <<< 220 mx\d\.\S+ ESMTP ready$/m);
+    expect(text).toMatch(/^SYSTEM \[0000\] \d\d:\d\d:\d\d /m);
+    expect(text).toMatch(/ \*\*\* <[^>]*> <[^>]+>.* OK$/m);
+  });
+});
+
+describe('writeScenario', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes one file per UTC log day (CRLF when asked), holding every line, and returns the truth', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+    const opts: ScenarioOptions = { ...full, durationSeconds: 3600 }; // 22:30 to 23:30 and the sessions finishing after
+    const opts2: ScenarioOptions = { ...full, start: new Date(Date.UTC(2026, 10, 27, 23, 40)), durationSeconds: 1800 };
+    const truth = await writeScenario(join(dir, 'lf'), opts);
+    const truth2 = await writeScenario(join(dir, 'crlf'), opts2, { crlf: true });
+    expect(truth).toEqual(scenarioTruth(opts));
+    expect(truth2).toEqual(scenarioTruth(opts2));
+    expect(readdirSync(join(dir, 'lf'))).toEqual(['s20261127.log']);
+    expect(readdirSync(join(dir, 'crlf')).sort()).toEqual(['s20261127.log', 's20261128.log']);
+    const lf = readFileSync(join(dir, 'lf', 's20261127.log'), 'utf8');
+    expect(lf.split('\n').slice(0, -1)).toEqual([...scenarioLines(opts)].map((l) => l.line));
+    const crlf = ['s20261127.log', 's20261128.log'].map((f) => readFileSync(join(dir ?? '', 'crlf', f), 'utf8')).join('');
+    expect(crlf.endsWith('\r\n')).toBe(true);
+    expect(crlf.split('\r\n').slice(0, -1)).toEqual([...scenarioLines(opts2)].map((l) => l.line));
+    expect(truth2.lines).toBe(crlf.split('\r\n').length - 1);
+  });
+});
