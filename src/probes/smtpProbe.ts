@@ -177,10 +177,6 @@ export class SmtpClient {
     this.attach(secure);
   }
 
-  get encrypted(): boolean {
-    return 'encrypted' in this.socket && this.socket.encrypted === true;
-  }
-
   close(reason = 'closed'): void {
     this.fail(new SmtpProbeError('connection', reason));
   }
