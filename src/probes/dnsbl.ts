@@ -1,8 +1,7 @@
 // DNSBL checks: is one of our public IPs on a public blocklist? The pure
 // parts (query names, reading an answer) are separate from the checker that
 // asks a resolver, so they get table-driven tests without DNS.
-import { Resolver } from 'node:dns/promises';
-import { lookup } from 'node:dns/promises';
+import { lookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { HostPort } from '../config/schema.js';
 import type { Logger } from '../logger.js';
