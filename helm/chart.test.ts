@@ -11,8 +11,11 @@ import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-op
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configSchema, loadConfig } from '../src/config/config.js';
+import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_THRESHOLDS, buildRules } from '../alerts/rules.js';
 
 const HELM = '/usr/local/bin/helm';
+const PROMTOOL = 'promtool';
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CHART = fileURLToPath(new URL('./mailrelay-exporter', import.meta.url));
 const CI_FILES = readdirSync(join(CHART, 'ci'))
   .filter((f) => f.endsWith('.yaml'))
@@ -61,6 +64,21 @@ function renderError(set: string[], valuesFile?: string): string {
     throw err;
   }
   throw new Error(`helm template accepted ${set.join(' ')}`);
+}
+
+/** The real promtool on a rule file holding the spec's groups. */
+function promtoolCheckRules(spec: unknown): void {
+  const dir = mkdtempSync(join(tmpdir(), 'mailrelay-rules-'));
+  try {
+    const file = join(dir, 'rules.yml');
+    writeFileSync(file, JSON.stringify(spec));
+    execFileSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`promtool check rules failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`, { cause: err });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const MODELS: Record<string, new (o: any) => { validate(): void }> = {
@@ -149,7 +167,47 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
     expect(sm.metadata.namespace).toBe(values.serviceMonitor.namespace ?? 'mail');
     expect(sm.spec.endpoints).toHaveLength(1);
     expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
-    expect(sm.spec.endpoints[0].relabelings[0]).toEqual({ targetLabel: 'job', replacement: 'mailrelay' });
+    const job = values.serviceMonitor.job ?? 'mailrelay';
+    expect(sm.spec.endpoints[0].relabelings[0]).toEqual({ targetLabel: 'job', replacement: job });
+    // The ExporterDown rule looks for the job the ServiceMonitor sets.
+    const rules = byKind(objs, 'PrometheusRule');
+    if (rules.length) {
+      const up = rules[0]!.spec.groups.flatMap((g: any) => g.rules).filter((r: any) => /\bup\{/.test(r.expr));
+      expect(up.length).toBeGreaterThan(0);
+      for (const r of up) expect(r.expr).toContain(`up{job="${job}"}`);
+    }
+  });
+
+  it("holds the alerts of alerts/rules.ts with the values' thresholds, valid for promtool", () => {
+    const rules = byKind(objs, 'PrometheusRule');
+    const pr = values.prometheusRule ?? {};
+    expect(rules).toHaveLength(pr.enabled ? 1 : 0);
+    if (!rules.length) return;
+    const expected = buildRules(
+      { ...DEFAULT_THRESHOLDS, ...pr.thresholds },
+      { runbookBaseUrl: pr.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL, exporterSelector: pr.exporterSelector ?? 'job="mailrelay"' },
+    );
+    expect(rules[0]!.spec).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(rules[0]!.metadata.namespace).toBe(pr.namespace ?? 'mail');
+    promtoolCheckRules(rules[0]!.spec);
+  });
+
+  it('carries every dashboard of dashboards/ in a ConfigMap for the Grafana sidecar when enabled', () => {
+    const d = { label: 'grafana_dashboard', labelValue: '1', ...values.dashboards };
+    const maps = byKind(objs, 'ConfigMap').filter((c) => c.metadata.labels?.[d.label] === d.labelValue);
+    if (!d.enabled) {
+      expect(maps).toEqual([]);
+      return;
+    }
+    const source = readdirSync(join(REPO, 'dashboards')).filter((f) => f.endsWith('.json')).sort();
+    expect(source.length).toBeGreaterThan(0);
+    expect(maps.flatMap((m) => Object.keys(m.data)).sort()).toEqual(source);
+    for (const m of maps) {
+      const [name, text] = Object.entries(m.data as Record<string, string>)[0]!;
+      expect(text, name).toBe(readFileSync(join(REPO, 'dashboards', name), 'utf8'));
+      expect(m.metadata.namespace).toBe(d.namespace ?? 'mail');
+      if (d.annotations) expect(m.metadata.annotations).toEqual(d.annotations);
+    }
   });
 
   if (kind === 'Sidecar') return;
@@ -259,6 +317,10 @@ describe('chart values', () => {
     expect(() => helm(['lint', CHART, '--set', 'config.start_at=middle'])).toThrow(/start_at/);
     expect(() => helm(['lint', CHART, '--set', 'kind=StatefulSet'])).toThrow(/kind/);
     expect(() => helm(['lint', CHART, '--set-json', 'config.dnsbl={"zones":["zen.spamhaus.org"]}'])).toThrow(/ips/);
+    expect(() => helm(['lint', CHART, '--set-json', 'config.dnsbl={"ips":["999.1.1.1"]}'])).toThrow(/dnsbl\/ips\/0/);
+    expect(() => helm(['lint', CHART, '--set', 'prometheusRule.thresholds.accountExternalRecipientsPerHor=5'])).toThrow(/additional properties 'accountExternalRecipientsPerHor' not allowed/);
+    expect(() => helm(['lint', CHART, '--set', 'prometheusRule.thresholds.accountExternalRecipientsFor=ten minutes'])).toThrow(/accountExternalRecipientsFor/);
+    expect(() => helm(['lint', CHART, '--set-string', 'prometheusRule.thresholds.accountClientIps=5'])).toThrow(/accountClientIps/);
   });
 
   it('fails with a message naming the value when a mount cannot be made', () => {
@@ -288,6 +350,32 @@ describe('chart values', () => {
     const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(chart.appVersion).toBe(pkg.version);
+  });
+});
+
+describe('alerts and dashboards at default values', () => {
+  it('renders, once enabled, the PrometheusRule whose rules are alerts/mailrelay.rules.yml', () => {
+    const rule = one(render(undefined, ['prometheusRule.enabled=true']), 'PrometheusRule');
+    const file = parse(readFileSync(join(REPO, 'alerts', 'mailrelay.rules.yml'), 'utf8')) as { groups: unknown[] };
+    expect(file.groups.length).toBeGreaterThan(0);
+    expect(rule.spec).toEqual(file);
+    expect(rule.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'mailrelay-exporter' });
+  });
+
+  it('keeps large thresholds whole and Prometheus templates intact', () => {
+    const rule = one(render(undefined, ['prometheusRule.enabled=true']), 'PrometheusRule');
+    const all = rule.spec.groups.flatMap((g: any) => g.rules);
+    const text = JSON.stringify(all);
+    expect(text).not.toMatch(/e\+0\d/);
+    expect(text).toContain(String(DEFAULT_THRESHOLDS.logLagBytes));
+    const annotated = all.filter((r: any) => r.annotations?.summary?.includes('{{ $labels.'));
+    expect(annotated.length).toBeGreaterThan(0);
+  });
+
+  it('renders nothing of them unless enabled', () => {
+    const objs = render();
+    expect(byKind(objs, 'PrometheusRule')).toEqual([]);
+    expect(byKind(objs, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard)).toEqual([]);
   });
 });
 
