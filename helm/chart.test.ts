@@ -279,6 +279,10 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
       expect(w.spec.strategy.type).toBe('Recreate');
     }
     if (values.nodeSelector) expect(w.spec.template.spec.nodeSelector).toEqual(values.nodeSelector);
+    if (values.tolerations) expect(w.spec.template.spec.tolerations).toEqual(values.tolerations);
+    if (values.extraEnv) expect(w.spec.template.spec.containers[0].env).toEqual(values.extraEnv);
+    if (values.podAnnotations) expect(w.spec.template.metadata.annotations).toMatchObject(values.podAnnotations);
+    expect(w.spec.template.spec.containers[0].args).toContain(`--log.level=${values.logLevel ?? 'info'}`);
   });
 
   it('rolls the pods when the config changes, and only then', () => {
@@ -344,6 +348,18 @@ describe('chart values', () => {
     expect(image([])).toBe(`mailrelay-exporter:${chart.appVersion}`);
     expect(image(['image.tag=9.9.9', 'image.registry=r.example.com'])).toBe('r.example.com/mailrelay-exporter:9.9.9');
     expect(image([], 'full-values.yaml')).toMatch(/^registry\.example\.com\/mail\/mailrelay-exporter@sha256:[0-9a-f]{64}$/);
+  });
+
+  it('packages into a chart archive that renders the same objects', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailrelay-package-'));
+    try {
+      helm(['package', CHART, '--destination', dir]);
+      const archive = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+      if (!archive) throw new Error('helm package wrote no .tgz');
+      expect(render('full-values.yaml', [], join(dir, archive))).toEqual(render('full-values.yaml'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("carries the package's version as appVersion", () => {
