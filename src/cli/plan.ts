@@ -82,9 +82,10 @@ export function planTotals(moves: PlannedMove[]): Record<string, { files: number
 export function printTotalsText(io: AdminIo, moves: PlannedMove[], unfinished: UnfinishedRun[], skipped: Skipped[]): void {
   const totals = planTotals(moves);
   const parts = Object.entries(totals).map(([action, t]) => `${action}: ${t.files} files, ${formatBytes(t.bytes)}`);
+  if (parts.length === 0 && unfinished.length === 0) parts.push('nothing to do');
   if (unfinished.length) parts.push(`unfinished runs to finish: ${unfinished.length}`);
   if (skipped.length) parts.push(`skipped: ${skipped.length}`);
-  io.out(`total: ${parts.length ? parts.join('; ') : 'nothing to do'}\n`);
+  io.out(`total: ${parts.join('; ')}\n`);
 }
 
 export function printOutcomeText(io: AdminIo, journal: string, results: EntryResult[]): void {
