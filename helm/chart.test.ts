@@ -395,26 +395,37 @@ describe('alerts and dashboards at default values', () => {
   });
 });
 
-describe('sidecar mode', () => {
-  // helm template does not print NOTES.txt: render it inside a copy of the chart.
-  function renderNotes(valuesFile: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrelay-chart-'));
-    try {
-      const chart = join(dir, 'mailrelay-exporter');
-      cpSync(CHART, chart, { recursive: true });
-      mkdirSync(join(chart, 'files'), { recursive: true });
-      renameSync(join(chart, 'templates', 'NOTES.txt'), join(chart, 'files', 'NOTES.txt'));
-      writeFileSync(
-        join(chart, 'templates', 'notes-under-test.yaml'),
-        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n',
-      );
-      const out = helm(['template', 'rel', chart, '--namespace', 'mail', '-f', join(CHART, 'ci', valuesFile), '--show-only', 'templates/notes-under-test.yaml']);
-      return (parse(out) as { data: { notes: string } }).data.notes;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+// helm template does not print NOTES.txt: render it inside a copy of the chart.
+function renderNotes(valuesFile?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailrelay-chart-'));
+  try {
+    const chart = join(dir, 'mailrelay-exporter');
+    cpSync(CHART, chart, { recursive: true });
+    mkdirSync(join(chart, 'files'), { recursive: true });
+    renameSync(join(chart, 'templates', 'NOTES.txt'), join(chart, 'files', 'NOTES.txt'));
+    writeFileSync(
+      join(chart, 'templates', 'notes-under-test.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n',
+    );
+    const out = helm(['template', 'rel', chart, '--namespace', 'mail', ...valuesArgs(valuesFile), '--show-only', 'templates/notes-under-test.yaml']);
+    return (parse(out) as { data: { notes: string } }).data.notes;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
+}
 
+describe('NOTES', () => {
+  it('tell how to reach the exporter, and warn when offsets do not outlive the pod', () => {
+    const notes = renderNotes();
+    expect(notes).toContain('kubectl --namespace mail port-forward service/rel-mailrelay-exporter 10025');
+    expect(notes).toContain('http://rel-mailrelay-exporter.mail.svc:10025/metrics');
+    expect(notes).toMatch(/positions file is on an emptyDir/);
+    expect(renderNotes('pvc-values.yaml')).not.toMatch(/emptyDir/);
+    expect(renderNotes('full-values.yaml')).toMatch(/PrometheusRule: monitoring\/rel-mailrelay-exporter/);
+  });
+});
+
+describe('sidecar mode', () => {
   it('NOTES give a container and volumes that make a valid pod beside IceWarp, reading its volumes', () => {
     const notes = renderNotes('sidecar-values.yaml');
     const snippet = /\n( {2}containers:\n[\s\S]*?)\n\n/.exec(notes)?.[1];
