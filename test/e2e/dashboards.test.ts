@@ -2,7 +2,9 @@
 // while a generated attack scenario (a stolen account relaying spam, its spam
 // filling the queue) is written into the log directory, chunk by chunk, as a
 // live server would: counters must grow between scrapes for rate() to see them.
+// A real dnsmasq plays the DNS blacklist, so the DNSBL panels have data too.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,13 +13,17 @@ import { panelsOf, queriesOf, substitute, type DashboardJson, type DashboardQuer
 import { writeQueue, type QueueTruth } from '../../src/demo/queue.js';
 import { scenarioLines, type ScenarioOptions } from '../../src/demo/scenario.js';
 import { startExporter, type RunningExporter } from '../harness/exporter.js';
-import { waitFor } from '../harness/processes.js';
+import { freePort, spawnChild, untilExit, waitFor, type Child } from '../harness/processes.js';
 import { startPrometheus, type RunningPrometheus, type Sample } from '../harness/prometheus.js';
 
 const STOLEN = 'info@domaine.com';
 const SPAM_SENDER = 'willm.b@orange.fr';
 const JOB = 'mailrelay';
 const CHUNKS = 10;
+const DNSMASQ = '/usr/sbin/dnsmasq';
+/** The server's IPs as the DNSBL check sees them: the first is listed on zen.test. */
+const LISTED_IP = '192.0.2.1';
+const CLEAN_IP = '192.0.2.2';
 
 const dashboards = Object.values(buildDashboards()).map((d) => JSON.parse(renderDashboard(d)) as DashboardJson);
 const byUid = (uid: string): DashboardJson => dashboards.find((d) => d.uid === uid)!;
@@ -27,6 +33,40 @@ let exporter: RunningExporter | undefined;
 let prometheus: RunningPrometheus | undefined;
 let queue: QueueTruth;
 let ingestStart: number;
+let dnsmasq: Child | undefined;
+
+/** dnsmasq answering like a blocklist for zen.test: 192.0.2.1 listed (127.0.0.2), anything else NXDOMAIN. */
+async function startDnsmasq(): Promise<{ port: number; child: Child }> {
+  let lastOutput = '';
+  // freePort checks TCP only; a UDP clash shows up as a failed start, so retry.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child = spawnChild(DNSMASQ, [
+      '--no-daemon',
+      `--port=${port}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--no-resolv',
+      '--no-hosts',
+      '--conf-file=/dev/null',
+      '--user=root',
+      `--pid-file=${join(dir, `dnsmasq-${attempt}.pid`)}`,
+      '--local=/zen.test/',
+      '--host-record=1.2.0.192.zen.test,127.0.0.2',
+      '--host-record=ready.zen.test,127.0.0.9',
+    ]);
+    const resolver = new Resolver({ timeout: 500, tries: 1 });
+    resolver.setServers([`127.0.0.1:${port}`]);
+    try {
+      await untilExit(child, waitFor(async () => (await resolver.resolve4('ready.zen.test')).includes('127.0.0.9'), { what: `dnsmasq on port ${port}` }));
+      return { port, child };
+    } catch {
+      lastOutput = child.output();
+      await child.stop();
+    }
+  }
+  throw new Error(`dnsmasq did not start (is ${DNSMASQ} installed? .ci/run installs dnsmasq-base):\n${lastOutput}`);
+}
 
 /**
  * As Grafana would send them. $__rate_interval grows with the time range in
@@ -86,6 +126,8 @@ beforeAll(async () => {
     oldMessages: 2,
   });
 
+  const dns = await startDnsmasq();
+  dnsmasq = dns.child;
   exporter = await startExporter({
     dir,
     configYaml: [
@@ -95,6 +137,10 @@ beforeAll(async () => {
       'local_domains: [domaine.com, "*.domaine.com"]',
       'start_at: beginning',
       `positions_file: ${join(dir, 'positions.json')}`,
+      'dnsbl:',
+      `  ips: [${LISTED_IP}, ${CLEAN_IP}]`,
+      '  zones: [zen.test]',
+      `  resolver: 127.0.0.1:${dns.port}`,
       '',
     ].join('\n'),
   });
@@ -122,11 +168,15 @@ beforeAll(async () => {
       { what: `Prometheus to scrape ${written} lines read (chunk ${c + 1} of ${CHUNKS})`, timeoutMs: 30_000, intervalMs: 200 },
     );
   }
+  await waitFor(async () => (await prometheus!.query(`mailrelay_dnsbl_last_check_timestamp_seconds{job="${JOB}"}`)).length === 1, {
+    what: 'Prometheus to scrape a finished DNSBL round',
+  });
 }, 120_000);
 
 afterAll(async () => {
   await prometheus?.stop();
   await exporter?.stop();
+  await dnsmasq?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -216,6 +266,22 @@ describe('dashboards against a real Prometheus scraping the exporter during an a
     for (const c of collectors) expect(c.value[1], c.metric.collector).toBe('1');
     const [up] = panelQueries(UIDS.exporter, 'Exporter up');
     expect((await instant(up!))[0]?.value[1]).toBe('1');
+  });
+
+  it('the DNSBL panels show the listed IP', async () => {
+    const [listings] = panelQueries(UIDS.overview, 'DNSBL listings');
+    expect(Number((await instant(listings!))[0]?.value[1])).toBe(1);
+    const [status] = panelQueries(UIDS.overview, 'DNSBL status');
+    const rows = await instant(status!);
+    // Prometheus drops empty labels: a clean IP has no answer label.
+    expect(rows.map((r) => [r.metric.ip, r.metric.zone, r.metric.answer ?? '', r.value[1]]).sort()).toEqual([
+      [LISTED_IP, 'zen.test', '127.0.0.2', '1'],
+      [CLEAN_IP, 'zen.test', '', '0'],
+    ].sort());
+    const [since] = panelQueries(UIDS.overview, 'Since last DNSBL check');
+    const age = Number((await instant(since!))[0]?.value[1]);
+    expect(age).toBeGreaterThanOrEqual(0);
+    expect(age).toBeLessThan(600);
   });
 
   it('queries only metrics the exporter declares', async () => {
