@@ -380,3 +380,27 @@ describe('SpoolScanner live', () => {
     await until(s, (x) => folder(x, '_outgoing')!.oldestAgeSeconds === 400, 'the next oldest');
   });
 });
+
+describe('SpoolScanner mail directory', () => {
+  it('counts a missing mail directory at every scan, and reports the queues once it appears', async () => {
+    const dir = join(tempDir(), 'mail');
+    const s = scanner(dir);
+    await s.ready;
+    await s.fullScan();
+    expect(s.scanErrors()).toBe(2);
+    writeQueue(dir, OPTS);
+    await s.fullScan();
+    expect(s.status()).toMatchObject({ success: true });
+    expect(s.snapshot()).toEqual(expected(writeQueue(tempDir(), OPTS)));
+  });
+
+  it('follows the mail directory itself when it is a symlink', async () => {
+    const real = tempDir();
+    const truth = writeQueue(real, OPTS);
+    const link = join(tempDir(), 'mail');
+    symlinkSync(real, link);
+    const s = scanner(link);
+    await s.ready;
+    expect(s.snapshot()).toEqual(expected(truth));
+  });
+});

@@ -194,14 +194,15 @@ export class SpoolScanner {
 
   private async scanAll(): Promise<void> {
     let rootStats: Stats | undefined;
+    let rootError: unknown;
     try {
       rootStats = statFollowing(this.root, this.fs);
     } catch (err) {
-      this.fail('', err);
+      rootError = err;
     }
     if (!rootStats?.isDirectory()) {
-      if (rootStats || !this.failing.has('')) this.fail('', new Error(`${this.root} is not a directory`));
-      for (const f of this.summary.folderNames()) this.summary.removeFolder(f);
+      this.fail('', rootError ?? new Error(`${this.root}: no such directory`));
+      for (const f of this.summary.folderNames()) this.dropFolder(f);
       this.summary.settle();
       return;
     }
@@ -225,6 +226,7 @@ export class SpoolScanner {
       return;
     }
     // A symlinked folder is not followed: it may point anywhere.
+    if (st?.isSymbolicLink()) this.options.log?.warn('spool: queue folder is a symlink, not followed', { folder: path });
     if (!st?.isDirectory()) {
       this.failing.delete(folder);
       this.dropFolder(folder);
