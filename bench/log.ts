@@ -1,0 +1,241 @@
+// Log pipeline benchmarks: catch-up throughput through the real tailer,
+// parser and account book; tail latency from an appended line to /metrics;
+// /metrics render time and peak RSS of the exporter process at 10,000
+// accounts; and mtail's rate on the same lines where mtail is installed.
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { scenarioLines } from '../src/demo/scenario.js';
+import { silentLogger } from '../src/logger.js';
+import { LogPipeline } from '../src/pipeline/logPipeline.js';
+
+const EXPORTER_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+export interface LogBenchResult {
+  lines: number;
+  bytes: number;
+  catchUpSeconds: number;
+  catchUpLinesPerSecond: number;
+  mtailSeconds: number | undefined;
+  mtailLinesPerSecond: number | undefined;
+  tailLatencyP50Ms: number;
+  tailLatencyP99Ms: number;
+  tailLatencySamples: number;
+  accounts: number;
+  metricsRenderMedianMs: number;
+  metricsRenderMaxMs: number;
+  metricsBytes: number;
+  peakRssMb: number;
+}
+
+const T0 = Date.UTC(2026, 10, 27, 0, 0, 0);
+
+/** Writes at least `minLines` lines of a realistic attack day (several days if needed), in daily files. */
+function writeBenchLogs(dir: string, minLines: number): { lines: number; bytes: number } {
+  mkdirSync(dir, { recursive: true });
+  let lines = 0;
+  let bytes = 0;
+  const gen = scenarioLines({
+    seed: 7,
+    start: new Date(T0),
+    durationSeconds: 40 * 86400,
+    legitimateUsers: 300,
+    inboundPerMinute: 60,
+    outboundDeliveriesPerMinute: 30,
+    spray: { perMinute: 20, usernames: 5000 },
+    attack: { account: 'info@domaine.com', startSecond: 3600, messagesPerMinute: 60, recipientsPerMessage: 10, ips: 200, foreignSender: true },
+  });
+  let file = '';
+  let buf: string[] = [];
+  const flush = () => {
+    if (buf.length === 0) return;
+    const text = buf.join('\n') + '\n';
+    appendFileSync(join(dir, file), text);
+    bytes += Buffer.byteLength(text);
+    buf = [];
+  };
+  for (const { time, line } of gen) {
+    const name = `s${new Date(time * 1000).toISOString().slice(0, 10).replaceAll('-', '')}.log`;
+    if (name !== file) {
+      flush();
+      file = name;
+    }
+    buf.push(line);
+    if (buf.length >= 50_000) flush();
+    if (++lines >= minLines) break;
+  }
+  flush();
+  return { lines, bytes };
+}
+
+async function catchUp(dir: string): Promise<{ seconds: number; lines: number }> {
+  const config = loadConfig(`icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'pos.json')}\n`);
+  rmSync(join(dir, 'pos.json'), { force: true });
+  const started = performance.now();
+  const pipeline = new LogPipeline(config, silentLogger, { watch: false });
+  await pipeline.ready;
+  const seconds = (performance.now() - started) / 1000;
+  const lines = pipeline.tailer.stats.lines;
+  await pipeline.stop();
+  return { seconds, lines };
+}
+
+function mtailRate(dir: string): number | undefined {
+  if (!existsSync('/usr/bin/mtail')) return undefined;
+  const progs = join(dir, 'progs');
+  mkdirSync(progs, { recursive: true });
+  writeFileSync(join(progs, 'lines.mtail'), 'counter lines_total\n\n/$/ {\n  lines_total++\n}\n');
+  const logs = readdirSync(join(dir, 'smtp')).map((f) => join(dir, 'smtp', f));
+  const started = performance.now();
+  execFileSync('mtail', ['--progs', progs, ...logs.flatMap((l) => ['--logs', l]), '--one_shot', '--one_shot_format', 'prometheus', '--logtostderr'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
+  return (performance.now() - started) / 1000;
+}
+
+/** A LOGIN session of `account` sending one message, as IceWarp logs it. */
+function session(account: string, peer: string, thread: string, time: string): string {
+  const user = Buffer.from(account).toString('base64');
+  return [
+    `${peer} [${thread}] ${time} Connected`,
+    `${peer} [${thread}] ${time} >>> 220 mail.domaine.com ESMTP IceWarp 13.0.2`,
+    `${peer} [${thread}] ${time} <<< EHLO client`,
+    `${peer} [${thread}] ${time} >>> 250 mail.domaine.com Hello client [${peer}], pleased to meet you.`,
+    `${peer} [${thread}] ${time} <<< AUTH LOGIN`,
+    `${peer} [${thread}] ${time} >>> 334 VXNlcm5hbWU6`,
+    `${peer} [${thread}] ${time} <<< ${user}`,
+    `${peer} [${thread}] ${time} >>> 334 UGFzc3dvcmQ6`,
+    `${peer} [${thread}] ${time} <<< cGFzc3dvcmQ=`,
+    `${peer} [${thread}] ${time} >>> 235 2.0.0 Authentication successful`,
+    `${peer} [${thread}] ${time} <<< MAIL FROM:<${account}>`,
+    `${peer} [${thread}] ${time} >>> 250 2.1.0 <${account}>... Sender ok`,
+    `${peer} [${thread}] ${time} <<< RCPT TO:<someone@example.net>`,
+    `${peer} [${thread}] ${time} >>> 250 2.1.5 <someone@example.net>... Recipient ok; will forward`,
+    `${peer} [${thread}] ${time} <<< DATA`,
+    `${peer} [${thread}] ${time} >>> 354 Enter mail, end with "." on a line by itself`,
+    `${peer} [${thread}] ${time} >>> 250 2.6.0 900 bytes received; Message accepted for delivery`,
+    `${peer} [${thread}] ${time} <<< QUIT`,
+    `${peer} [${thread}] ${time} Disconnected`,
+  ].join('\n');
+}
+
+async function tailLatency(dir: string, samples: number): Promise<number[]> {
+  const smtp = join(dir, 'latency');
+  mkdirSync(smtp, { recursive: true });
+  const file = join(smtp, 's20261128.log');
+  writeFileSync(file, '');
+  const configFile = join(dir, 'latency.yml');
+  writeFileSync(configFile, `icewarp:\n  log_directory: ${smtp}\nstart_at: beginning\npositions_file: ${join(dir, 'latency-pos.json')}\n`);
+  const app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: silentLogger, version: 'bench' });
+  const { port } = await app.start();
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const latencies: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const account = `latency${i}@domaine.com`;
+      const started = performance.now();
+      appendFileSync(file, session(account, '192.0.2.7', '0A01', '10:00:00') + '\n');
+      for (;;) {
+        const text = await (await fetch(url)).text();
+        if (text.includes(`mailrelay_account_messages_total{account="${account}"} 1`)) break;
+        if (performance.now() - started > 10_000) throw new Error(`line for ${account} not visible after 10 s`);
+      }
+      latencies.push(performance.now() - started);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await app.stop();
+  }
+  return latencies;
+}
+
+/** Starts the built exporter on a log of `accounts` accounts, times /metrics, reads its peak RSS. */
+async function manyAccounts(dir: string, accounts: number): Promise<{ renders: number[]; bytes: number; peakRssMb: number }> {
+  const smtp = join(dir, 'accounts');
+  mkdirSync(smtp, { recursive: true });
+  const parts: string[] = [];
+  for (let i = 0; i < accounts; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    parts.push(session(`user${i}@domaine.com`, ip, (i & 0xffff).toString(16).padStart(4, '0').toUpperCase(), '11:00:00'));
+  }
+  writeFileSync(join(smtp, 's20261128.log'), parts.join('\n') + '\n');
+  const configFile = join(dir, 'accounts.yml');
+  writeFileSync(
+    configFile,
+    `icewarp:\n  log_directory: ${smtp}\nstart_at: beginning\npositions_file: ${join(dir, 'accounts-pos.json')}\nlimits:\n  max_accounts: ${accounts}\n`,
+  );
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, [EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (performance.now() > deadline) throw new Error('exporter with many accounts not ready after 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const renders: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 21; i++) {
+      const started = performance.now();
+      const text = await (await fetch(`${base}/metrics`)).text();
+      renders.push(performance.now() - started);
+      bytes = text.length;
+      if (!text.includes(`mailrelay_account_messages_total{account="user${accounts - 1}@domaine.com"} 1`)) {
+        throw new Error('the last account is missing from /metrics');
+      }
+    }
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return { renders: renders.slice(1), bytes, peakRssMb: hwm ? Number(hwm[1]) / 1024 : NaN };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export async function benchLog(opts: { lines?: number; latencySamples?: number; accounts?: number } = {}): Promise<LogBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailrelay-bench-'));
+  try {
+    const written = writeBenchLogs(join(dir, 'smtp'), opts.lines ?? 2_000_000);
+    // Warm-up run, so the measured run sees a warm page cache and JIT, as a long-running exporter does.
+    await catchUp(dir);
+    const run = await catchUp(dir);
+    if (run.lines !== written.lines) throw new Error(`caught up ${run.lines} lines of ${written.lines}`);
+    const mtailSeconds = mtailRate(dir);
+    const latencies = (await tailLatency(dir, opts.latencySamples ?? 200)).sort((a, b) => a - b);
+    const accounts = opts.accounts ?? 10_000;
+    const many = await manyAccounts(dir, accounts);
+    const renders = many.renders.sort((a, b) => a - b);
+    return {
+      lines: written.lines,
+      bytes: written.bytes,
+      catchUpSeconds: run.seconds,
+      catchUpLinesPerSecond: run.lines / run.seconds,
+      mtailSeconds,
+      mtailLinesPerSecond: mtailSeconds === undefined ? undefined : written.lines / mtailSeconds,
+      tailLatencyP50Ms: percentile(latencies, 50),
+      tailLatencyP99Ms: percentile(latencies, 99),
+      tailLatencySamples: latencies.length,
+      accounts,
+      metricsRenderMedianMs: percentile(renders, 50),
+      metricsRenderMaxMs: renders[renders.length - 1]!,
+      metricsBytes: many.bytes,
+      peakRssMb: many.peakRssMb,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
