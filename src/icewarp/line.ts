@@ -52,8 +52,17 @@ export class LineScanner {
   bracket = 0;
   /** Index of the `]`. */
   close = 0;
-  /** The thread id's value (folded to 32 bits beyond 8 digits): a cheap hash of the session key. */
+  /** The thread id's value as an int32 (only a hash beyond 8 digits). */
   threadNumber = 0;
+  /** A hash of `peer [thread]` (a small integer, a cheap Map key). */
+  sessionHash = 0;
+  /**
+   * With the thread number and the `]` position, two independent 32-bit
+   * hashes name a session without comparing strings (a collision needs both
+   * to collide on IPs of one length with one thread id: about 2^-64).
+   */
+  peerHash = 0;
+  prefixHash = 0;
   /** Start of `<rest>`. */
   restStart = 0;
   /** End of `<rest>` (a trailing CR excluded). */
@@ -67,8 +76,17 @@ export class LineScanner {
     let end = text.length;
     // CRLF remnants: a reader splitting on LF leaves the CR behind.
     while (end > 0 && text.charCodeAt(end - 1) === CR) end--;
-    const space = text.indexOf(' ', 0);
-    if (space <= 0 || space > MAX_PEER_LENGTH || space + 1 >= end) return false;
+    // The peer, hashed on the way: with the thread id it names the session without building a string.
+    let hash = 0;
+    let fnv = 0x811c9dc5 | 0;
+    let space = 0;
+    for (; space < end && space <= MAX_PEER_LENGTH; space++) {
+      const c = text.charCodeAt(space);
+      if (c === SPACE) break;
+      hash = (Math.imul(hash, 31) + c) | 0;
+      fnv = Math.imul(fnv ^ c, 16777619);
+    }
+    if (space === 0 || space > MAX_PEER_LENGTH || space + 1 >= end || text.charCodeAt(space) !== SPACE) return false;
     const bracket = space + 1;
     if (text.charCodeAt(bracket) !== LBRACKET) return false;
     let i = bracket + 1;
@@ -76,7 +94,8 @@ export class LineScanner {
     for (; i < end; i++) {
       const c = text.charCodeAt(i);
       if (!isHex(c)) break;
-      thread = (thread * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57)) % 0x100000000;
+      thread = (thread << 4) | (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57); // int32: beyond 8 digits only a hash
+      fnv = Math.imul(fnv ^ c, 16777619);
     }
     const threadLength = i - bracket - 1;
     if (threadLength === 0 || threadLength > MAX_THREAD_LENGTH || i >= end || text.charCodeAt(i) !== RBRACKET) return false;
@@ -85,6 +104,9 @@ export class LineScanner {
     this.bracket = bracket;
     this.close = close;
     this.threadNumber = thread;
+    this.peerHash = hash;
+    this.prefixHash = fnv;
+    this.sessionHash = (hash ^ Math.imul(thread, 0x9e3779b1)) & 0x3fffffff;
     this.restEnd = end;
     const t = close + 2;
     // Fast path: `HH:MM:SS ` (optionally `.mmm`).

@@ -63,9 +63,12 @@ const MAX_USERNAME_BASE64 = 1400;
 
 class SmtpSession {
   role = Role.Unknown;
-  /** `peer [thread]`, the line prefix that names this session. */
-  readonly key: string;
+  // What names the session (see LineScanner): `peer [thread]` as numbers.
+  readonly sessionHash: number;
+  readonly close: number;
   readonly threadNumber: number;
+  readonly peerHash: number;
+  readonly prefixHash: number;
   /** Seen from its `Connected` line (not joined midway). */
   readonly connected: boolean;
   readonly peer: string;
@@ -91,9 +94,12 @@ class SmtpSession {
   mailFrom: string | undefined = undefined;
   recipients: Recipient[] = [];
 
-  constructor(key: string, threadNumber: number, peer: string, connected: boolean) {
-    this.key = key;
-    this.threadNumber = threadNumber;
+  constructor(s: LineScanner, peer: string, connected: boolean) {
+    this.sessionHash = s.sessionHash;
+    this.close = s.close;
+    this.threadNumber = s.threadNumber;
+    this.peerHash = s.peerHash;
+    this.prefixHash = s.prefixHash;
     this.peer = peer;
     this.connected = connected;
   }
@@ -106,24 +112,24 @@ class SmtpSession {
 
 /**
  * Open sessions by `peer [thread]`, found without building a key string per
- * line: a map on the thread number, then a prefix comparison. Insertion order
+ * line: a map on a hash of the prefix, then a comparison of numbers. Insertion order
  * tells the oldest, for eviction.
  */
 class SessionTable {
-  private readonly byThread = new Map<number, SmtpSession[]>();
+  private readonly byHash = new Map<number, SmtpSession[]>();
   private readonly order = new Set<SmtpSession>();
 
   get size(): number {
     return this.order.size;
   }
 
-  /** The session named by the prefix of `text` up to `close` (its `]`). */
-  find(text: string, close: number, threadNumber: number): SmtpSession | undefined {
-    const list = this.byThread.get(threadNumber);
+  /** The session of the line just scanned. */
+  find(line: LineScanner): SmtpSession | undefined {
+    const list = this.byHash.get(line.sessionHash);
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as SmtpSession;
-      if (s.key.length === close + 1 && text.startsWith(s.key)) return s;
+      if (s.close === line.close && s.threadNumber === line.threadNumber && s.peerHash === line.peerHash && s.prefixHash === line.prefixHash) return s;
     }
     return undefined;
   }
@@ -134,18 +140,18 @@ class SessionTable {
       if (!oldest.done) this.delete(oldest.value);
     }
     this.order.add(session);
-    const list = this.byThread.get(session.threadNumber);
-    if (list === undefined) this.byThread.set(session.threadNumber, [session]);
+    const list = this.byHash.get(session.sessionHash);
+    if (list === undefined) this.byHash.set(session.sessionHash, [session]);
     else list.push(session);
   }
 
   delete(session: SmtpSession): void {
     if (!this.order.delete(session)) return;
-    const list = this.byThread.get(session.threadNumber);
+    const list = this.byHash.get(session.sessionHash);
     if (list === undefined) return;
     const at = list.indexOf(session);
     if (at >= 0) list.splice(at, 1);
-    if (list.length === 0) this.byThread.delete(session.threadNumber);
+    if (list.length === 0) this.byHash.delete(session.sessionHash);
   }
 }
 
@@ -213,21 +219,23 @@ export class IcewarpSessions {
       return; // no content, or too short to be a protocol line
     }
     const c0 = text.charCodeAt(r);
-    const isIn = c0 === 0x3c && text.startsWith('<<< ', r) ? true : c0 === 0x3e && text.startsWith('>>> ', r) ? false : undefined;
+    const c1 = text.charCodeAt(r + 1);
+    const arrow = c0 === c1 && c1 === text.charCodeAt(r + 2) && text.charCodeAt(r + 3) === 0x20;
+    const isIn = arrow && c0 === 0x3c ? true : arrow && c0 === 0x3e ? false : undefined;
     if (isIn === undefined) {
-      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text, s.bracket, s.close, s.threadNumber);
+      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text, s);
       else if (c0 === 0x44 && end - r === 12 && text.startsWith('Disconnected', r)) {
-        const ended = this.sessions.find(text, s.close, s.threadNumber);
+        const ended = this.sessions.find(s);
         if (ended !== undefined) this.sessions.delete(ended);
-      } else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(this.sessions.find(text, s.close, s.threadNumber), text, r, end, time);
+      } else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(this.sessions.find(s), text, r, end, time);
       // SYSTEM and other service lines: nothing to count.
       return;
     }
-    let session = this.sessions.find(text, s.close, s.threadNumber);
+    let session = this.sessions.find(s);
     if (session === undefined) {
       // Joined midway (the exporter started at the end of a file): follow it, but it did not start under our eyes.
-      // Copies, not slices: V8 slices keep the whole line alive, and this line may be an AUTH answer.
-      session = new SmtpSession(copyString(text.slice(0, s.close + 1)), s.threadNumber, copyString(text.slice(0, s.bracket - 1)), false);
+      // Copies, not slices: this line may be an AUTH answer.
+      session = new SmtpSession(s, detach(text.slice(0, s.bracket - 1)), false);
       this.sessions.add(session, this.maxOpenSessions);
     }
     const p = r + 4;
@@ -280,11 +288,11 @@ export class IcewarpSessions {
     return day;
   }
 
-  private connect(text: string, bracket: number, close: number, threadNumber: number): void {
+  private connect(text: string, line: LineScanner): void {
     // Thread ids are reused: a Connected line always starts afresh.
-    const previous = this.sessions.find(text, close, threadNumber);
+    const previous = this.sessions.find(line);
     if (previous !== undefined) this.sessions.delete(previous);
-    this.sessions.add(new SmtpSession(text.slice(0, close + 1), threadNumber, text.slice(0, bracket - 1), true), this.maxOpenSessions);
+    this.sessions.add(new SmtpSession(line, detach(text.slice(0, line.bracket - 1)), true), this.maxOpenSessions);
   }
 
   /**
@@ -552,7 +560,8 @@ function envelopeAddress(text: string, p: number, end: number): string {
     address = text.slice(i, stop);
   }
   if (address.length > MAX_ADDRESS_LENGTH) address = address.slice(0, MAX_ADDRESS_LENGTH);
-  return address.toLowerCase();
+  // Kept in the session and handed on in facts: must not pin the line's buffer.
+  return detach(address.toLowerCase());
 }
 
 /** 5.7.1 as the enhanced status code, or a text naming relaying. */
@@ -597,7 +606,17 @@ function cramUsername(text: string, p: number, end: number): string | undefined 
   }
 }
 
-/** A flat copy that does not share memory with (and keep alive) the line it was cut from. */
-function copyString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
+/**
+ * A copy that shares no memory with the line it was cut from. V8 makes a
+ * slice of 13 or more characters a view that keeps its whole parent alive:
+ * for a line cut from a read buffer, that is the whole buffer, and for an
+ * AUTH line, the password. Slices shorter than that are copies, so the
+ * string is rebuilt from 12-character pieces (cheaper than a Buffer round trip).
+ */
+export function detach(s: string): string {
+  if (s.length < 13) return s; // already a copy (or not a slice at all)
+  const pieces: string[] = [];
+  for (let i = 0; i < s.length; i += 12) pieces.push(s.slice(i, i + 12));
+  return pieces.join(''); // join builds one flat string, fast to compare char by char
+
 }
