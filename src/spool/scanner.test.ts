@@ -187,6 +187,28 @@ describe('SpoolScanner full scan', () => {
     expect(snap.topSenders).toEqual([{ sender: 'a@b.c', messages: 2 }]);
   });
 
+  it('counts files whose names are not valid UTF-8 (Latin-1 from a Windows copy), live too', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, '_outgoing'));
+    mkdirSync(join(dir, '_incoming'));
+    const latin1 = (name: string) => Buffer.from(name, 'latin1');
+    const bytes = (p: string, name: string) => Buffer.concat([Buffer.from(p + '/'), latin1(name)]);
+    writeFileSync(bytes(join(dir, '_outgoing'), 'caf\u00e9.tmp'), 'Original Sender: <a@b.c>\r\n');
+    writeFileSync(bytes(join(dir, '_incoming'), 'r\u00e9ponse.tmp'), 'x');
+    writeFileSync(bytes(join(dir, '_incoming'), 'r\u00e9ponse.dat'), 'yy');
+    mkdirSync(bytes(join(dir, '_outgoing'), 'priorit\u00e9'));
+    const s = scanner(dir);
+    await s.ready;
+    expect(s.snapshot().folders).toEqual([
+      { folder: '_incoming', queue: 'incoming', messages: 1, bytes: 3, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
+      expect.objectContaining({ folder: '_outgoing', messages: 1 }),
+    ]);
+    writeFileSync(bytes(join(dir, '_outgoing'), 'd\u00e9j\u00e0.tmp'), 'Original Sender: <a@b.c>\r\n');
+    await until(s, (x) => folder(x, '_outgoing')!.messages === 2, 'the Latin-1 named file');
+    unlinkSync(bytes(join(dir, '_outgoing'), 'caf\u00e9.tmp'));
+    await until(s, (x) => folder(x, '_outgoing')!.messages === 1, 'its removal');
+  });
+
   it('reads each head once: a rescan of an unchanged queue reads no file', async () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);
@@ -246,16 +268,16 @@ describe('SpoolScanner faults', () => {
       ...nodeSpoolFs,
       // Every 10th message disappears between the listing and its stat; every 10th+5 between the stat and the head read.
       lstat: (p) => {
-        if (p.endsWith('.tmp') && seen++ % 10 === 0 && p.includes(`_outgoing${'/'}`)) {
+        if (String(p).endsWith('.tmp') && seen++ % 10 === 0 && String(p).includes(`_outgoing${'/'}`)) {
           unlinkSync(p);
-          victims.add(p);
+          victims.add(String(p));
         }
         return nodeSpoolFs.lstat(p);
       },
       readHead: (p, b) => {
         if (seen % 10 === 5) {
           unlinkSync(p);
-          victims.add(p);
+          victims.add(String(p));
         }
         return nodeSpoolFs.readHead(p, b);
       },

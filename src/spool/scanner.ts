@@ -13,9 +13,9 @@
 // threads and took 6-12 s here; the same calls made synchronously take under
 // 1 s. Each slice runs at most SLICE_MS before yielding, so a scrape waits at
 // most that long.
-import { lstatSync, openSync, readSync, closeSync, statSync, watch, type Dirent, type FSWatcher, type Stats } from 'node:fs';
+import { lstatSync, openSync, readSync, closeSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { opendir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Logger } from '../logger.js';
 import {
   HEAD_BYTES,
@@ -30,18 +30,30 @@ import {
 } from './layout.js';
 import { SpoolSummary, type SpoolSnapshot } from './summary.js';
 
-/** The file-system calls the scanner makes, so tests can inject faults a root user cannot cause. */
+/** A directory entry with its name as raw bytes. */
+export interface QueueDirent {
+  name: Buffer;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/**
+ * The file-system calls the scanner makes, so tests can inject faults a root
+ * user cannot cause. File names are raw bytes: a name that is not valid
+ * UTF-8 (Latin-1 from a Windows copy) must still be found and stat'ed.
+ */
 export interface SpoolFs {
-  opendir(path: string): Promise<AsyncIterable<Dirent>>;
+  opendir(path: string): Promise<AsyncIterable<QueueDirent>>;
   /** lstat; undefined when the path does not exist. */
-  lstat(path: string): Stats | undefined;
+  lstat(path: string | Buffer): Stats | undefined;
   /** Reads the start of a file into buf; returns the bytes read. */
-  readHead(path: string, buf: Buffer): number;
-  watch(path: string, listener: (event: string, filename: string | null) => void): FSWatcher;
+  readHead(path: string | Buffer, buf: Buffer): number;
+  watch(path: string, listener: (event: string, filename: Buffer | null) => void): FSWatcher;
 }
 
 export const nodeSpoolFs: SpoolFs = {
-  opendir: (path) => opendir(path, { bufferSize: 512 }),
+  // Node types Dir entries as string names; with encoding 'buffer' they are Buffers.
+  opendir: async (path) => (await opendir(path, { bufferSize: 512, encoding: 'buffer' as BufferEncoding })) as unknown as AsyncIterable<QueueDirent>,
   lstat: (path) => lstatSync(path, { throwIfNoEntry: false }),
   readHead(path, buf) {
     const fd = openSync(path, 'r');
@@ -51,7 +63,7 @@ export const nodeSpoolFs: SpoolFs = {
       closeSync(fd);
     }
   },
-  watch: (path, listener) => watch(path, { persistent: false }, (event, filename) => listener(event, filename)),
+  watch: (path, listener) => watch(path, { persistent: false, encoding: 'buffer' }, (event, filename) => listener(event, filename)),
 };
 
 /** The null sender `<>` as a label value: an empty label value would read as a missing label. */
@@ -245,11 +257,12 @@ export class SpoolScanner {
       for await (const d of dir) {
         if (this.stopped) return;
         if (d.isDirectory()) {
-          if (folder === OUTGOING) subfolders.push(d.name);
+          if (folder === OUTGOING) subfolders.push(folderLabel(d.name) ?? '');
           continue;
         }
-        if (d.isSymbolicLink() || !wanted(d.name, outgoing)) continue;
-        batch.push(d.name);
+        const name = d.name.toString('latin1');
+        if (d.isSymbolicLink() || !wanted(name, outgoing)) continue;
+        batch.push(name);
         if (batch.length >= 256) {
           await this.applyNames(folder, batch);
           batch = [];
@@ -277,7 +290,7 @@ export class SpoolScanner {
     const present = new Set<string>();
     for (const name of subfolders.sort()) {
       const sub = `${OUTGOING}/${name}`;
-      if (name.length > MAX_FOLDER_NAME || present.size >= MAX_OUTGOING_SUBFOLDERS) {
+      if (name === '' || name.length > MAX_FOLDER_NAME || present.size >= MAX_OUTGOING_SUBFOLDERS) {
         this.options.log?.warn('spool: outgoing subfolder not tracked', { folder: sub.slice(0, 200) });
         continue;
       }
@@ -293,7 +306,7 @@ export class SpoolScanner {
 
   /** Stats the named files of a folder and records them, in time-boxed slices. */
   private async applyNames(folder: string, names: Iterable<string>): Promise<void> {
-    const dirPath = join(this.root, folder);
+    const dirPath = Buffer.from(join(this.root, folder) + sep);
     for (const name of names) {
       if (performance.now() - this.lastSlice > SLICE_MS) {
         this.summary.settle();
@@ -306,8 +319,9 @@ export class SpoolScanner {
     this.summary.settle();
   }
 
-  private applyName(folder: string, dirPath: string, name: string): void {
-    const path = join(dirPath, name);
+  /** `name` holds the file name's bytes as latin1 (one char per byte): the summary's key. */
+  private applyName(folder: string, dirPath: Buffer, name: string): void {
+    const path = Buffer.concat([dirPath, Buffer.from(name, 'latin1')]);
     let st: Stats | undefined;
     try {
       st = this.fs.lstat(path);
@@ -385,16 +399,17 @@ export class SpoolScanner {
     this.options.log?.warn('spool: cannot read queue folder', { folder: join(this.root, folder), err: errorText(err) });
   }
 
-  private countError(path: string, err: unknown): void {
+  private countError(path: Buffer, err: unknown): void {
     this.errors++;
-    this.options.log?.debug('spool: cannot read file', { path, err: errorText(err) });
+    this.options.log?.debug('spool: cannot read file', { path: path.toString(), err: errorText(err) });
   }
 
   // --- file events -------------------------------------------------------
 
   private watchRoot(): void {
     try {
-      const watcher = this.fs.watch(this.root, (_event, filename) => {
+      const watcher = this.fs.watch(this.root, (_event, raw) => {
+        const filename = raw && raw.toString('latin1');
         if (filename === null) for (const f of TOP_FOLDERS) this.pendingRescans.add(f);
         else if ((TOP_FOLDERS as readonly string[]).includes(filename)) this.pendingChecks.add(filename);
         else return;
@@ -438,12 +453,14 @@ export class SpoolScanner {
     this.watchers.delete(folder);
   }
 
-  private onEvent(folder: string, outgoing: boolean, filename: string | null): void {
+  private onEvent(folder: string, outgoing: boolean, raw: Buffer | null): void {
+    const filename = raw && raw.toString('latin1');
+    const label = raw && folderLabel(raw);
     if (filename === null) {
       this.pendingRescans.add(folder);
-    } else if (folder === OUTGOING && (this.summary.hasFolder(`${OUTGOING}/${filename}`) || !messageFileKind(filename))) {
+    } else if (folder === OUTGOING && label && (this.summary.hasFolder(`${OUTGOING}/${label}`) || !messageFileKind(filename))) {
       // Maybe a subfolder appearing or going (retry, priority_N).
-      this.pendingChecks.add(`${OUTGOING}/${filename}`);
+      this.pendingChecks.add(`${OUTGOING}/${label}`);
     } else if (wanted(filename, outgoing)) {
       let names = this.pendingNames.get(folder);
       if (!names) this.pendingNames.set(folder, (names = new Set()));
@@ -513,6 +530,12 @@ export function senderLabel(head: string): string {
   // alive for as long as the slice lives: copy it, or 200,000 queued
   // messages hold 800 MB of heads.
   return Buffer.from(sender, 'utf8').toString('utf8');
+}
+
+/** A subfolder name as a label value: undefined when it is not valid UTF-8 (such a folder is not tracked). */
+function folderLabel(raw: Buffer): string | undefined {
+  const name = raw.toString('utf8');
+  return Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
 }
 
 /** Files worth a stat: message files of the folder's queue. */
