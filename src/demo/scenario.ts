@@ -394,13 +394,13 @@ class ScenarioGenerator {
     }
     const sprayCount = opts.spray?.usernames ?? 0;
     const names = new Set<string>();
-    while (names.size < sprayCount) {
+    // Bounded tries: the name space is finite, a huge `usernames` gets what exists.
+    for (let tries = 0; names.size < sprayCount && tries < sprayCount * 20; tries++) {
       const r = this.rand();
       const local = r < 0.4 ? this.pick(SPRAY_WORDS) : r < 0.8 ? `${this.pick(FIRST)}.${this.pick(LAST)}` : `${this.pick(SPRAY_WORDS)}${Math.floor(this.rand() * 10000)}`;
       const name = this.rand() < 0.85 ? `${local}@${this.localDomain}` : local;
       // Real accounts are left out: a spray on them would be another story (and alert).
       if (!this.users.some((u) => u.address === name) && !reserved.has(name)) names.add(name);
-      if (names.size >= sprayCount || names.size > 200_000) break;
     }
     this.sprayNames = [...names];
     this.attackIps = Array.from({ length: Math.max(1, opts.attack?.ips ?? 1) }, () => (this.rand() < 0.15 ? this.ipv6() : this.ipv4()));

@@ -315,6 +315,27 @@ describe('IcewarpSessions: mail transactions', () => {
     expect(facts).toEqual([{ type: 'session', time: at('11:00:00'), peer: P }]);
   });
 
+  it('BDAT chunks: the message counts at the 2xx reply to BDAT … LAST; STARTTLS ends a transaction', () => {
+    const { facts } = run(`${open('0B08')}
+      ${P} [0B08] 11:00:01 <<< MAIL FROM:<a@example.org>
+      ${P} [0B08] 11:00:01 >>> 250 2.1.0 Sender ok
+      ${P} [0B08] 11:00:01 <<< STARTTLS
+      ${P} [0B08] 11:00:01 >>> 220 2.0.0 Ready to start TLS
+      ${P} [0B08] 11:00:01 <<< RCPT TO:<info@domaine.com>
+      ${P} [0B08] 11:00:01 >>> 503 5.5.1 Need MAIL first
+      ${P} [0B08] 11:00:01 <<< BDAT 100 LAST
+      ${P} [0B08] 11:00:01 >>> 503 5.5.1 No valid recipients
+      ${P} [0B08] 11:00:02 <<< MAIL FROM:<b@example.org>
+      ${P} [0B08] 11:00:02 >>> 250 2.1.0 Sender ok
+      ${P} [0B08] 11:00:02 <<< RCPT TO:<info@domaine.com>
+      ${P} [0B08] 11:00:02 >>> 250 2.1.5 Recipient ok
+      ${P} [0B08] 11:00:02 <<< BDAT 65536
+      ${P} [0B08] 11:00:02 >>> 250 2.0.0 65536 bytes received
+      ${P} [0B08] 11:00:03 <<< BDAT 1200 last
+      ${P} [0B08] 11:00:03 >>> 250 2.6.0 Message accepted`);
+    expect(facts).toEqual([{ type: 'session', time: at('11:00:00'), peer: P }, msg('b@example.org', ['info@domaine.com'], '11:00:03')]);
+  });
+
   it('an OK summary then the final 250 count one message', () => {
     const { facts } = run(`${open('0B04')}
       ${P} [0B04] 11:00:01 <<< MAIL FROM:<a@example.org>
