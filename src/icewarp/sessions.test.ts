@@ -215,6 +215,22 @@ describe('IcewarpSessions: AUTH', () => {
     ]);
   });
 
+  it('LOGIN follows the prompts: a lost or trimmed username line never turns the password into a username', () => {
+    const { facts } = run(`${head}
+      ${P} [0A01] 10:00:02 <<< AUTH LOGIN
+      ${P} [0A01] 10:00:02 >>> 334 VXNlcm5hbWU6
+      ${P} [0A01] 10:00:02 >>> 334 UGFzc3dvcmQ6
+      ${P} [0A01] 10:00:03 <<< ${b64('hunter2')}
+      ${P} [0A01] 10:00:03 >>> 535 5.7.8 Authentication credentials invalid
+      ${P} [0A01] 10:00:04 <<< AUTH LOGIN
+      ${P} [0A01] 10:00:04 >>> 334 VXNlcm5hbWU6
+      ${P} [0A01] 10:00:04 <<<
+      ${P} [0A01] 10:00:04 >>> 334 UGFzc3dvcmQ6
+      ${P} [0A01] 10:00:04 <<< ${b64('hunter3')}
+      ${P} [0A01] 10:00:04 >>> 535 5.7.8 Authentication credentials invalid`);
+    expect(facts).toEqual([session, auth('login', undefined, false), auth('login', undefined, false, at('10:00:04'))]);
+  });
+
   it('other mechanisms count as `other` with no username', () => {
     const { facts } = run(`${head}
       ${P} [0A01] 10:00:03 <<< AUTH NTLM

@@ -215,12 +215,11 @@ export class IcewarpSessions {
     }
     const r = s.restStart;
     const end = s.restEnd;
-    if (r + 4 > end) {
-      return; // no content, or too short to be a protocol line
-    }
+    if (r + 3 > end) return; // no content, or too short to be a protocol line
     const c0 = text.charCodeAt(r);
     const c1 = text.charCodeAt(r + 1);
-    const arrow = c0 === c1 && c1 === text.charCodeAt(r + 2) && text.charCodeAt(r + 3) === 0x20;
+    // `<<< text`, or a bare `<<<` when an empty line was sent (and trailing spaces were trimmed).
+    const arrow = c0 === c1 && c1 === text.charCodeAt(r + 2) && (r + 3 === end || text.charCodeAt(r + 3) === 0x20);
     const isIn = arrow && c0 === 0x3c ? true : arrow && c0 === 0x3e ? false : undefined;
     if (isIn === undefined) {
       if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text, s);
@@ -238,7 +237,7 @@ export class IcewarpSessions {
       session = new SmtpSession(s, detach(text.slice(0, s.bracket - 1)), false);
       this.sessions.add(session, this.maxOpenSessions);
     }
-    const p = r + 4;
+    const p = r + 3 === end ? end : r + 4;
     if (session.role === Role.Unknown) {
       if (!this.decideRole(session, text, p, end, isIn, time)) return;
     }
@@ -384,7 +383,14 @@ export class IcewarpSessions {
     const cmd = session.pending[0];
     if (cmd === undefined) return; // unsolicited (e.g. 421 at shutdown)
     if (code >= 300 && code < 400) {
-      if (cmd === Command.Auth && code === 334) session.authAwaitingResponse = true;
+      if (cmd === Command.Auth && code === 334) {
+        session.authAwaitingResponse = true;
+        // LOGIN prompts say what they ask for: follow them, so a lost line can never make a password pass for a username.
+        if (session.authMechanism === 'login') {
+          if (text.startsWith('UGFzc3dvcmQ6', p + 4)) session.authStage = AuthStage.LoginPassword;
+          else if (text.startsWith('VXNlcm5hbWU6', p + 4)) session.authStage = AuthStage.LoginUser;
+        }
+      }
       else if (cmd === Command.Data && code === 354) session.dataStarted = true;
       return; // intermediate: the command is still waiting for its final reply
     }
