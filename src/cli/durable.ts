@@ -70,7 +70,7 @@ export async function appendSynced(path: string, line: string): Promise<void> {
 }
 
 /** Copies src to dst (created or truncated), fsyncs it, and returns the sha256 of what was written, read back from dst. */
-export async function copySynced(src: string, dst: string): Promise<string> {
+export async function copySynced(src: string, dst: string, afterChunk: () => Promise<void> = async () => undefined): Promise<string> {
   const from = await open(src, 'r');
   try {
     const to = await open(dst, 'w');
@@ -80,6 +80,7 @@ export async function copySynced(src: string, dst: string): Promise<string> {
         const { bytesRead } = await from.read(buf, 0, buf.length, null);
         if (bytesRead === 0) break;
         await to.write(buf, 0, bytesRead);
+        await afterChunk();
       }
       await to.sync();
     } finally {

@@ -200,7 +200,7 @@ export async function moveGroup(
   const stageCopy = async (m: Move): Promise<void> => {
     const F = mail.abs(m.from);
     const P = partialPathFor(mail.abs(m.to));
-    const copied = await copySynced(F, P);
+    const copied = await copySynced(F, P, step);
     await step();
     const source = await sha256File(F);
     if (copied !== source) throw new JournalError(`${P}: the copy of ${F} does not match it (sha256); the source is kept`);

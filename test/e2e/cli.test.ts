@@ -418,6 +418,7 @@ async function killTest(
     expect(last.code, last.stderr + last.stdout).toBe(0);
     await check(mail, 'final');
     await unmountAll();
+    await rm(temps.pop()!, { recursive: true, force: true });
   }
   return { rounds, killedMidRun };
 }
@@ -429,6 +430,8 @@ describe('kill test: --apply killed at random points, then rerun', () => {
       { rounds: 20, budgetMs: 45_000 },
       async (mail) => {
         await floodedQueue(mail, 30, 5);
+        // Large messages make the copies across file systems take many steps.
+        for (let i = 0; i < 8; i++) await put(join(mail, '_outgoing', `big ${i}.tmp`), spamMessage(i) + `${i}`.repeat(640_000 + i));
         await quarantineOnTmpfs(mail);
         initial = await messageMultiset(mail);
       },
