@@ -133,6 +133,26 @@ describe('SpoolSummary, outgoing', () => {
     ]);
   });
 
+  it('sweeps exactly the unseen files whatever events happen during the scan', () => {
+    const cases: [string, (s: SpoolSummary) => void, string[]][] = [
+      ['all seen', (s) => ['A', 'B', 'C'].forEach((n) => s.touch('_outgoing', `${n}.tmp`)), ['A.tmp', 'B.tmp', 'C.tmp']],
+      ['touched twice, one unseen', (s) => ['A', 'A', 'B'].forEach((n) => s.touch('_outgoing', `${n}.tmp`)), ['A.tmp', 'B.tmp']],
+      ['an unseen file removed by an event', (s) => (s.touch('_outgoing', 'A.tmp'), s.touch('_outgoing', 'C.tmp'), s.removeFile('_outgoing', 'B.tmp')), ['A.tmp', 'C.tmp']],
+      ['a seen file removed by an event', (s) => (s.touch('_outgoing', 'A.tmp'), s.removeFile('_outgoing', 'A.tmp')), []],
+      ['a seen file replaced by an event', (s) => (s.touch('_outgoing', 'A.tmp'), s.putFile('_outgoing', 'A.tmp', { size: 9, mtimeMs: NOW, sender: 'z' })), ['A.tmp']],
+    ];
+    for (const [what, during, left] of cases) {
+      const s = outgoing();
+      for (const n of ['A', 'B', 'C']) s.putFile('_outgoing', `${n}.tmp`, { size: 1, mtimeMs: NOW, sender: n });
+      const gen = s.beginScan('_outgoing');
+      during(s);
+      s.sweep('_outgoing', gen);
+      s.settle();
+      expect(['A.tmp', 'B.tmp', 'C.tmp'].filter((n) => s.file('_outgoing', n)), what).toEqual(left);
+      expect(s.snapshot(NOW).folders[0]!.messages, what).toBe(left.length);
+    }
+  });
+
   it('forgets everything counted from a removed folder', () => {
     const s = outgoing();
     s.putFile('_outgoing/retry', 'A.tmp', { size: 5, mtimeMs: NOW, sender: 'a' });

@@ -37,6 +37,8 @@ interface FolderState {
   /** Incoming folders only: pairs by stem. */
   stems: Map<string, IncomingStem>;
   generation: number;
+  /** Files seen by the running scan: when it equals files.size, sweep() has nothing to do and skips its walk. */
+  seenCount: number;
   messages: number;
   bytes: number;
   oldestMs: number | undefined;
@@ -136,6 +138,7 @@ export class SpoolSummary {
       files: new Map(),
       stems: new Map(),
       generation: 0,
+      seenCount: 0,
       messages: 0,
       bytes: 0,
       oldestMs: undefined,
@@ -162,6 +165,7 @@ export class SpoolSummary {
   beginScan(folder: string): number {
     const state = this.folders.get(folder);
     if (!state) throw new Error(`${folder} is not tracked`);
+    state.seenCount = 0;
     return ++state.generation;
   }
 
@@ -169,13 +173,15 @@ export class SpoolSummary {
   touch(folder: string, name: string): void {
     const state = this.folders.get(folder);
     const entry = state?.files.get(name);
-    if (state && entry) entry.seen = state.generation;
+    if (!state || !entry || entry.seen === state.generation) return;
+    entry.seen = state.generation;
+    state.seenCount++;
   }
 
   /** Removes the files the scan of `generation` did not see. */
   sweep(folder: string, generation: number): void {
     const state = this.folders.get(folder);
-    if (!state) return;
+    if (!state || state.seenCount === state.files.size) return;
     const gone: string[] = [];
     for (const [name, entry] of state.files) if (entry.seen < generation) gone.push(name);
     for (const name of gone) this.removeFile(folder, name);
@@ -192,6 +198,7 @@ export class SpoolSummary {
     if (!kind || (state.queue === 'outgoing' && kind !== 'tmp')) return;
     const entry: FileEntry = { kind, size: facts.size, mtimeMs: facts.mtimeMs, seen: state.generation };
     if (state.queue === 'outgoing') entry.sender = facts.sender;
+    if (state.files.get(name)?.seen !== state.generation) state.seenCount++;
     if (state.queue === 'outgoing') {
       const old = state.files.get(name);
       if (old) this.subtract(state, outgoingContribution(old));
@@ -215,6 +222,7 @@ export class SpoolSummary {
     const entry = state?.files.get(name);
     if (!state || !entry) return;
     state.files.delete(name);
+    if (entry.seen === state.generation) state.seenCount--;
     if (state.queue === 'outgoing') {
       this.subtract(state, outgoingContribution(entry));
       return;
