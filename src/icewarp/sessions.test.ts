@@ -56,6 +56,7 @@ describe('IcewarpSessions: the real samples', () => {
         time: t + 1,
         peer: '127.0.0.1',
         account: undefined,
+        authenticated: false,
         mailFrom: 'admin@icewarpdemo.com',
         recipients: [{ address: 'ernekerzbynek@seznam.cz', domain: 'seznam.cz', external: true }],
       },
@@ -112,6 +113,7 @@ describe('IcewarpSessions: AUTH', () => {
         time: at('10:00:05'),
         peer: P,
         account: 'compta@domaine.com',
+        authenticated: true,
         mailFrom: 'compta@domaine.com',
         recipients: [
           { address: 'paul@gmail.com', domain: 'gmail.com', external: true },
@@ -209,6 +211,7 @@ describe('IcewarpSessions: AUTH', () => {
         time: at('10:00:05'),
         peer: P,
         account: undefined,
+        authenticated: false,
         mailFrom: 'x@y.org',
         recipients: [{ address: 'info@domaine.com', domain: 'domaine.com', external: false }],
       },
@@ -229,6 +232,36 @@ describe('IcewarpSessions: AUTH', () => {
       ${P} [0A01] 10:00:04 <<< ${b64('hunter3')}
       ${P} [0A01] 10:00:04 >>> 535 5.7.8 Authentication credentials invalid`);
     expect(facts).toEqual([session, auth('login', undefined, false), auth('login', undefined, false, at('10:00:04'))]);
+  });
+
+  it('a successful AUTH of another mechanism has no account, but the session is authenticated', () => {
+    const { facts } = run(`${head}
+      ${P} [0A01] 10:00:03 <<< AUTH NTLM TlRMTVNTUAABAAAAB4IIAAAAAAAAAAAAAAAAAAAAAAA=
+      ${P} [0A01] 10:00:03 >>> 334 TlRMTVNTUAACAAAADAAMADAAAAA=
+      ${P} [0A01] 10:00:03 <<< TlRMTVNTUAADAAAAGAAYAEgAAAAYABgAYAAAAA==
+      ${P} [0A01] 10:00:03 >>> 235 2.7.0 Authentication successful
+      ${P} [0A01] 10:00:04 <<< MAIL FROM:<rh@domaine.com>
+      ${P} [0A01] 10:00:04 >>> 250 2.1.0 Sender ok
+      ${P} [0A01] 10:00:04 <<< RCPT TO:<x@yahoo.com>
+      ${P} [0A01] 10:00:04 >>> 250 2.1.5 <x@yahoo.com>... Recipient ok; will forward
+      ${P} [0A01] 10:00:04 <<< RCPT TO:<y@yahoo.com>
+      ${P} [0A01] 10:00:04 >>> 550 5.7.1 <y@yahoo.com>... Relay access denied
+      ${P} [0A01] 10:00:04 <<< DATA
+      ${P} [0A01] 10:00:04 >>> 354 go
+      ${P} [0A01] 10:00:05 >>> 250 2.6.0 Message accepted`);
+    expect(facts).toEqual([
+      session,
+      auth('other', undefined, true),
+      {
+        type: 'message',
+        time: at('10:00:05'),
+        peer: P,
+        account: undefined,
+        authenticated: true,
+        mailFrom: 'rh@domaine.com',
+        recipients: [{ address: 'x@yahoo.com', domain: 'yahoo.com', external: true }],
+      },
+    ]);
   });
 
   it('other mechanisms count as `other` with no username', () => {
@@ -256,6 +289,7 @@ describe('IcewarpSessions: mail transactions', () => {
     time: at(time),
     peer,
     account: undefined,
+    authenticated: false,
     mailFrom: from,
     recipients: rcpts.map((r) => ({ address: r, domain: r.slice(r.indexOf('@') + 1), external: !r.endsWith('@domaine.com') })),
   });
@@ -473,6 +507,7 @@ describe('IcewarpSessions: sessions', () => {
         time: at('12:00:03'),
         peer: P,
         account: undefined,
+        authenticated: false,
         mailFrom: 'z@example.org',
         recipients: [{ address: 'rcpt@domaine.com', domain: 'domaine.com', external: false }],
       },

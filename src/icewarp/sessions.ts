@@ -267,6 +267,7 @@ export class IcewarpSessions {
       time,
       peer: session.peer,
       account: session.account,
+      authenticated: session.authenticated,
       mailFrom: session.mailFrom,
       recipients: session.recipients,
     });

@@ -36,6 +36,12 @@ export interface MessageAccepted {
   peer: string;
   /** The account of a successful AUTH in this session; undefined without one. */
   account: string | undefined;
+  /**
+   * A successful AUTH happened in this session, even one whose username is
+   * unknown (mechanism `other`: NTLM, GSSAPI …), so the mail is not relayed
+   * for someone who did not log in. Absent means `account !== undefined`.
+   */
+  authenticated?: boolean;
   /** Lowercased envelope sender; '' for the null sender `<>`. */
   mailFrom: string;
   /** RCPTs answered 2xx in this transaction. */
