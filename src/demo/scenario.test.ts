@@ -35,7 +35,7 @@ function countFacts(facts: SmtpFact[], lines: number): ScenarioTruth {
         (ips.get(f.username) ?? ips.set(f.username, new Set()).get(f.username))?.add(f.peer);
       }
     } else if (f.account === undefined) {
-      truth.unauthenticatedRelayRecipients += f.recipients.filter((r) => r.external).length;
+      if (!(f.authenticated ?? false)) truth.unauthenticatedRelayRecipients += f.recipients.filter((r) => r.external).length;
     } else {
       const a = account(f.account);
       a.messages++;
