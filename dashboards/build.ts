@@ -542,7 +542,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     )
     .withPanel(
       tablePanel({
-        title: 'Open-relay probe',
+        title: 'Open-relay probe per target',
         description: 'Per probed target: whether it accepted an external recipient without AUTH (an open relay), whether the probe itself worked, and how long it took.',
         unit: 'short',
         w: 12,
@@ -704,7 +704,7 @@ export function accountDashboard(): dashboard.Dashboard {
     )
     .withPanel(
       seriesPanel({
-        title: 'Foreign-sender share',
+        title: 'Foreign-sender share over time',
         description: 'Share of the account\'s accepted messages whose envelope sender is not the account. The dashed line is the 50% alert threshold.',
         unit: 'percentunit',
         w: 12,
@@ -715,7 +715,7 @@ export function accountDashboard(): dashboard.Dashboard {
     )
     .withPanel(
       seriesPanel({
-        title: 'Auth failures',
+        title: 'Auth failures over time',
         description: 'Failed AUTH per hour with this username (password guessing).',
         unit: 'suffix: /h',
         w: 12,
@@ -835,7 +835,7 @@ export function exporterDashboard(): dashboard.Dashboard {
     )
     .withPanel(
       seriesPanel({
-        title: 'Log lag',
+        title: 'Log lag per instance',
         description: 'Bytes written to the log files and not read yet, per instance.',
         unit: 'bytes',
         w: 8,

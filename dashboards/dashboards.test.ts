@@ -68,6 +68,7 @@ describe('Grafana conventions', () => {
     fourth!.targets![0]!.expr = 'sum(mailrelay_spool_messages{job=~"$job"}) + $nosuch';
     d.templating!.list = d.templating!.list!.filter((v) => v.name !== 'datasource');
     d.refresh = '5s';
+    panels[5]!.title = panels[4]!.title;
     d.panels![2]!.gridPos = { ...d.panels![1]!.gridPos!, x: d.panels![1]!.gridPos!.x + 1 };
     const problems = lintDashboard(d).join('\n');
     expect(problems).toContain(`panel ${first!.id} (${first!.title}): no description`);
@@ -79,6 +80,7 @@ describe('Grafana conventions', () => {
     expect(problems).toContain('no "datasource" variable');
     expect(problems).toContain('refresh 5s is below 30s');
     expect(problems).toMatch(/overlaps panel/);
+    expect(problems).toContain(`panel ${panels[5]!.id} (${panels[4]!.title}): another panel has the same title`);
   });
 
   it('every panel query carries the job and instance variables', () => {

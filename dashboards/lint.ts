@@ -149,9 +149,12 @@ export function lintDashboard(d: DashboardJson): string[] {
     if (hit) say(`${where}: overlaps ${hit.where}`);
     placed.push({ where, ...g });
   }
+  const titles = new Set<string>();
   for (const p of panelsOf(d)) {
     const where = `panel ${p.id} (${p.title})`;
     if (!p.title?.trim()) say(`${where}: no title`);
+    else if (titles.has(p.title)) say(`${where}: another panel has the same title`);
+    titles.add(p.title ?? '');
     if (!p.description?.trim()) say(`${where}: no description`);
     if (!p.fieldConfig?.defaults?.unit?.trim()) say(`${where}: no unit`);
     if (p.datasource?.uid !== '${datasource}') say(`${where}: datasource is not \${datasource}`);

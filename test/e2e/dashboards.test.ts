@@ -2,7 +2,8 @@
 // while a generated attack scenario (a stolen account relaying spam, its spam
 // filling the queue) is written into the log directory, chunk by chunk, as a
 // live server would: counters must grow between scrapes for rate() to see them.
-// A real dnsmasq plays the DNS blacklist, so the DNSBL panels have data too.
+// A real dnsmasq plays the DNS blacklist, so the DNSBL panels have data too;
+// the relay probe aims at a closed port, so its panels show a failed probe.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,8 @@ let prometheus: RunningPrometheus | undefined;
 let queue: QueueTruth;
 let ingestStart: number;
 let dnsmasq: Child | undefined;
+/** Nothing listens there. */
+let probeTarget: string;
 
 /** dnsmasq answering like a blocklist for zen.test: 192.0.2.1 listed (127.0.0.2), anything else NXDOMAIN. */
 async function startDnsmasq(): Promise<{ port: number; child: Child }> {
@@ -128,6 +131,7 @@ beforeAll(async () => {
 
   const dns = await startDnsmasq();
   dnsmasq = dns.child;
+  probeTarget = `127.0.0.1:${await freePort()}`;
   exporter = await startExporter({
     dir,
     configYaml: [
@@ -141,6 +145,9 @@ beforeAll(async () => {
       `  ips: [${LISTED_IP}, ${CLEAN_IP}]`,
       '  zones: [zen.test]',
       `  resolver: 127.0.0.1:${dns.port}`,
+      'relay_probe:',
+      `  targets: ["${probeTarget}"]`,
+      '  timeout: 5s',
       '',
     ].join('\n'),
   });
@@ -170,6 +177,9 @@ beforeAll(async () => {
   }
   await waitFor(async () => (await prometheus!.query(`mailrelay_dnsbl_last_check_timestamp_seconds{job="${JOB}"}`)).length === 1, {
     what: 'Prometheus to scrape a finished DNSBL round',
+  });
+  await waitFor(async () => (await prometheus!.query(`mailrelay_open_relay_probe_success{job="${JOB}"}`)).length === 1, {
+    what: 'Prometheus to scrape a finished relay probe',
   });
 }, 120_000);
 
@@ -261,9 +271,11 @@ describe('dashboards against a real Prometheus scraping the exporter during an a
     const [lines] = panelQueries(UIDS.exporter, 'Log lines read');
     expect(Number((await instant(lines!))[0]?.value[1])).toBeGreaterThan(0);
     const [success] = panelQueries(UIDS.exporter, 'Collector success');
-    const collectors = await instant(success!);
-    expect(collectors.length).toBeGreaterThan(0);
-    for (const c of collectors) expect(c.value[1], c.metric.collector).toBe('1');
+    const collectors = Object.fromEntries((await instant(success!)).map((c) => [c.metric.collector, c.value[1]]));
+    // The relay probe of a closed port fails, and the panel says so.
+    expect(collectors).toMatchObject({ log: '1', spool: '1', dnsbl: '1', relay_probe: '0' });
+    const [failing] = panelQueries(UIDS.exporter, 'Failing collectors');
+    expect((await instant(failing!))[0]?.value[1]).toBe('1');
     const [up] = panelQueries(UIDS.exporter, 'Exporter up');
     expect((await instant(up!))[0]?.value[1]).toBe('1');
   });
@@ -282,6 +294,18 @@ describe('dashboards against a real Prometheus scraping the exporter during an a
     const age = Number((await instant(since!))[0]?.value[1]);
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(600);
+  });
+
+  it('the relay-probe panels show the failed probe of a closed port', async () => {
+    const [accepted, worked, duration] = panelQueries(UIDS.overview, 'Open-relay probe per target');
+    const row = async (q: DashboardQuery): Promise<string[]> => (await instant(q)).map((r) => `${r.metric.target}=${r.value[1]}`);
+    expect(await row(accepted!)).toEqual([`${probeTarget}=0`]);
+    expect(await row(worked!)).toEqual([`${probeTarget}=0`]);
+    const took = await instant(duration!);
+    expect(took.map((r) => r.metric.target)).toEqual([probeTarget]);
+    expect(Number(took[0]!.value[1])).toBeGreaterThanOrEqual(0);
+    const [stat] = panelQueries(UIDS.overview, 'Open-relay probe');
+    expect((await instant(stat!))[0]?.value[1]).toBe('0');
   });
 
   it('queries only metrics the exporter declares', async () => {
