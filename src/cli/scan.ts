@@ -1,10 +1,11 @@
 // A one-shot scan of the mail queues on top of spool/layout.ts, with the
 // spool metrics' definitions: outgoing messages are `.tmp` files in
 // `_outgoing` and its direct subfolders; in `_incoming` and `_incoming.bak`
-// a message is a complete `.tmp`/`.dat` pair (its bytes are both files', its
-// age the older file's); a lone `.tmp` or `.dat` is an orphan. Symlinks are
-// never followed: a symlinked file is skipped, a symlinked folder must stay
-// inside the mail directory.
+// a message is a complete `.tmp` (or `.tm$`) / `.dat` pair; a lone `.tmp` or
+// `.dat` is an orphan. The report's numbers come from the collector's own
+// SpoolSummary. Symlinks are never followed: a symlinked file is skipped, a
+// symlinked folder must stay inside the mail directory (the report, like the
+// collector, skips it).
 import { lstat, readdir } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import {
@@ -21,7 +22,9 @@ import {
   type MessageFileKind,
   type QueueName,
 } from '../spool/layout.js';
-import { describeFsError, UnsafePathError, type MailDirectory } from './durable.js';
+import { senderLabel } from '../spool/scanner.js';
+import { SpoolSummary } from '../spool/summary.js';
+import { describeFsError, lstatOrUndefined, UnsafePathError, type MailDirectory } from './durable.js';
 
 export interface QueueFile {
   /** Relative to the mail directory. */
@@ -152,71 +155,74 @@ export interface QueueReport {
   warnings: string[];
 }
 
-/** Counts like the spool metrics. `top` bounds the sender and same-size lists. */
+/**
+ * The spool metrics' numbers, computed by the collector's own SpoolSummary
+ * fed from one scan, so the report and /metrics cannot disagree. `top`
+ * bounds the sender and same-size lists.
+ */
 export async function reportQueues(mail: MailDirectory, top: number, now: Date): Promise<QueueReport> {
   const warnings: string[] = [];
-  const folders: FolderReport[] = [];
-  const senderCounts = new Map<string, number>();
+  const summary = new SpoolSummary(top);
   const sizes: Record<QueueName, Map<number, number>> = { outgoing: new Map(), incoming: new Map() };
-  const orphans: QueueReport['orphans'] = [];
+  const countSize = (q: QueueName, size: number): void => void sizes[q].set(size, (sizes[q].get(size) ?? 0) + 1);
 
-  const folderReport = (queue: QueueName, folder: string, items: { bytes: number; mtimeMs: number }[]): void => {
-    let bytes = 0;
-    let oldest = Infinity;
-    for (const it of items) {
-      bytes += it.bytes;
-      oldest = Math.min(oldest, it.mtimeMs);
-      sizes[queue].set(it.bytes, (sizes[queue].get(it.bytes) ?? 0) + 1);
-    }
-    folders.push({
-      queue,
-      folder,
-      messages: items.length,
-      bytes,
-      oldest: items.length ? new Date(oldest).toISOString() : null,
-      oldestAgeSeconds: items.length ? Math.max(0, Math.round((now.getTime() - oldest) / 1000)) : null,
-    });
+  // Like the collector: _outgoing and _incoming are reported even when missing; symlinked folders are not followed.
+  const present = async (folder: string): Promise<boolean> => {
+    const st = await lstatOrUndefined(mail.abs(folder));
+    if (st?.isSymbolicLink()) warnings.push(`${folder}: a symlink, not followed`);
+    return st?.isDirectory() ?? false;
   };
-
-  const outFolders = await outgoingFolders(mail, warnings);
-  for (const folder of outFolders) {
-    const msgs = await listOutgoing(mail, [folder], warnings);
-    for (const m of msgs) senderCounts.set(m.sender, (senderCounts.get(m.sender) ?? 0) + 1);
-    folderReport('outgoing', folder, msgs.map((m) => ({ bytes: m.size, mtimeMs: m.mtimeMs })));
-  }
-  for (const folder of [INCOMING, INCOMING_BAK]) {
-    if ((await mail.checkFolder(folder)) === 'missing') continue;
-    const scan = await scanIncomingFolder(mail, folder, warnings);
-    folderReport(
-      'incoming',
-      folder,
-      scan.pairs.map((p) => ({ bytes: p.files.reduce((n, f) => n + f.size, 0), mtimeMs: Math.min(...p.files.map((f) => f.mtimeMs)) })),
-    );
-    let tmp = 0;
-    let dat = 0;
-    for (const o of scan.orphans) {
-      for (const f of o.files) {
-        if (f.kind === 'tmp') tmp++;
-        else if (f.kind === 'dat') dat++;
+  summary.addFolder(OUTGOING);
+  summary.addFolder(INCOMING);
+  if (await present(OUTGOING)) {
+    const { files, folders } = await listFolder(mail, OUTGOING, warnings);
+    const subfolders = folders.filter((f) => queueOfFolder(f) === 'outgoing');
+    for (const [folder, list] of [[OUTGOING, files] as const, ...(await Promise.all(subfolders.map(async (f) => [f, (await listFolder(mail, f, warnings)).files] as const)))]) {
+      summary.addFolder(folder);
+      for (const f of list) {
+        if (!isOutgoingMessage(f.name)) continue;
+        let head: string;
+        try {
+          head = await readHead(mail.abs(f.path));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw new UnsafePathError(`${mail.abs(f.path)}: ${describeFsError(err)}`, { cause: err });
+        }
+        summary.putFile(folder, f.name, { size: f.size, mtimeMs: f.mtimeMs, sender: senderLabel(head) });
+        countSize('outgoing', f.size);
       }
     }
-    orphans.push({ folder, kind: 'tmp', files: tmp }, { folder, kind: 'dat', files: dat });
   }
+  for (const folder of [INCOMING, INCOMING_BAK]) {
+    if (!(await present(folder))) continue;
+    summary.addFolder(folder);
+    const scan = await scanIncomingFolder(mail, folder, warnings);
+    for (const stem of [...scan.pairs, ...scan.orphans]) for (const f of stem.files) summary.putFile(folder, f.name, { size: f.size, mtimeMs: f.mtimeMs });
+    // Same-size groups of incoming messages are keyed by the message file's size, as in the collector.
+    for (const pair of scan.pairs) countSize('incoming', (pair.files.find((f) => f.kind === 'tmp') ?? pair.files.find((f) => f.kind === 'tm$'))!.size);
+  }
+  summary.settle();
+  const snap = summary.snapshot(now.getTime());
 
+  const folders: FolderReport[] = snap.folders.map((f) => ({
+    queue: f.queue,
+    folder: f.folder,
+    messages: f.messages,
+    bytes: f.bytes,
+    oldest: f.messages ? new Date(now.getTime() - f.oldestAgeSeconds * 1000).toISOString() : null,
+    oldestAgeSeconds: f.messages ? Math.round(f.oldestAgeSeconds) : null,
+  }));
+  const orphans: QueueReport['orphans'] = snap.folders.flatMap((f) =>
+    f.orphans ? [{ folder: f.folder, kind: 'tmp' as const, files: f.orphans.tmp }, { folder: f.folder, kind: 'dat' as const, files: f.orphans.dat }] : [],
+  );
   const sameSize = (q: QueueName): QueueReport['sameSize'][QueueName] => {
     const groups = [...sizes[q]].map(([size, messages]) => ({ size, messages })).sort((a, b) => b.messages - a.messages || a.size - b.size);
-    return { largest: groups[0]?.messages ?? 0, groups: groups.filter((g) => g.messages > 1).slice(0, top) };
+    return { largest: snap.largestSameSize[q], groups: groups.filter((g) => g.messages > 1).slice(0, top) };
   };
   return {
     mailDir: mail.root,
     folders,
-    senders: {
-      distinct: senderCounts.size,
-      top: [...senderCounts]
-        .map(([sender, messages]) => ({ sender, messages }))
-        .sort((a, b) => b.messages - a.messages || (a.sender < b.sender ? -1 : 1))
-        .slice(0, top),
-    },
+    senders: { distinct: snap.distinctSenders, top: snap.topSenders },
     sameSize: { outgoing: sameSize('outgoing'), incoming: sameSize('incoming') },
     orphans,
     warnings,
