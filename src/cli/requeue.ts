@@ -65,7 +65,9 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   const sizes = parseSizes(flags.list('size'));
   const apply = flags.boolean('apply');
   if (queueOfFolder(target) !== 'outgoing') throw new UsageError(`--to-folder ${target}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
-  if (source === '') throw new UsageError('--from: give a folder inside the mail directory, not the mail directory itself');
+  if (source === '' || source === QUARANTINE) {
+    throw new UsageError(`--from: give a folder inside the mail directory, not the mail directory or ${QUARANTINE} itself (a run folder in it is fine)`);
+  }
   if (source === target || source.startsWith(`${target}/`)) {
     throw new UsageError(`--from ${source} is the target folder ${target} or inside it; take the messages from another folder`);
   }

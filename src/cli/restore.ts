@@ -81,6 +81,10 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
 
   const manifest = await Journal.load(mail, manifestRel);
+  // Restoring from a half-done quarantine would let its rerun take the restored files again.
+  if (!(await lstatOrUndefined(mail.abs(manifestRel.replace(/\.jsonl$/, '.done'))))) {
+    throw new UnsafePathError(`${mail.abs(manifestRel)}: that quarantine run did not finish; finish it first (rerun "queue quarantine --mail-dir ${mail.root} … --apply"), then restore`);
+  }
   const skipped: Skipped[] = [];
   const taken = new Set<string>();
   const entries: JournalEntry[] = [];

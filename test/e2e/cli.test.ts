@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +162,7 @@ describe('help and errors', () => {
     await mkdir(mail, { recursive: true });
     const noSource = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '_outgoing.old', '--apply']);
     expect([noSource.code, noSource.stderr]).toEqual([1, expect.stringContaining('_outgoing.old: no such folder')]);
+    expect((await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '_quarantine'])).code).toBe(2);
     const escape = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '../..']);
     expect([escape.code, escape.stderr]).toEqual([1, expect.stringContaining('outside the mail directory')]);
   });
@@ -262,6 +263,12 @@ describe('queue quarantine and restore', () => {
     const [run] = await readdir(join(mail, '_quarantine'));
     const manifest = join(mail, '_quarantine', run!, 'manifest.jsonl');
     await put(join(mail, '_outgoing/priority_2/good-0.tmp'), 'a message that arrived meanwhile');
+
+    // A quarantine run that was killed (no .done yet) must be finished before anything is restored from it.
+    await rename(join(mail, '_quarantine', run!, 'manifest.done'), join(mail, 'done.aside'));
+    const early = await cli(['queue', 'restore', '--manifest', manifest, '--apply']);
+    expect([early.code, early.stderr]).toEqual([1, expect.stringContaining('did not finish')]);
+    await rename(join(mail, 'done.aside'), join(mail, '_quarantine', run!, 'manifest.done'));
 
     const dry = await cli(['queue', 'restore', '--manifest', manifest, '--sender', 'good@domaine.com', '--to-folder', '_outgoing/priority_2']);
     expect(dry.stdout).toContain('total: restore: 3 files');
