@@ -191,5 +191,14 @@ describe('writeScenario', () => {
     expect(crlf.endsWith('\r\n')).toBe(true);
     expect(crlf.split('\r\n').slice(0, -1)).toEqual([...scenarioLines(opts2)].map((l) => l.line));
     expect(truth2.lines).toBe(crlf.split('\r\n').length - 1);
+    // Read back as the pipeline would: lines split on LF (CR left behind), dates from the file names, in batches.
+    const facts: SmtpFact[] = [];
+    const parser = new IcewarpSessions({ localDomains: new LocalDomains([]), emit: (f) => facts.push(f) });
+    for (const f of ['s20261127.log', 's20261128.log']) {
+      const fileLines = readFileSync(join(dir, 'crlf', f), 'utf8').split('\n').slice(0, -1);
+      for (let i = 0; i < fileLines.length; i += 777) parser.feedLines(join(dir, 'crlf', f), fileLines.slice(i, i + 777));
+    }
+    expect(countFacts(facts, parser.stats.lines)).toEqual(truth2);
+    expect(parser.stats.unparsed).toBe(0);
   });
 });
