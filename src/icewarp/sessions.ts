@@ -620,7 +620,7 @@ function cramUsername(text: string, p: number, end: number): string | undefined 
  * AUTH line, the password. Slices shorter than that are copies, so the
  * string is rebuilt from 12-character pieces (cheaper than a Buffer round trip).
  */
-export function detach(s: string): string {
+function detach(s: string): string {
   if (s.length < 13) return s; // already a copy (or not a slice at all)
   const pieces: string[] = [];
   for (let i = 0; i < s.length; i += 12) pieces.push(s.slice(i, i + 12));
