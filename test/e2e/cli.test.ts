@@ -393,7 +393,7 @@ async function messageMultisetOf(t: Map<string, string>): Promise<string[]> {
  * after each kill and at the end. Bounded in rounds and in time.
  */
 async function killTest(
-  limits: { rounds: number; budgetMs: number },
+  limits: { minRounds: number; maxRounds: number; budgetMs: number },
   setup: (mail: string) => Promise<void>,
   args: (mail: string) => string[],
   check: (mail: string, phase: 'killed' | 'final') => Promise<void>,
@@ -412,7 +412,8 @@ async function killTest(
   const deadline = Date.now() + limits.budgetMs;
   let rounds = 0;
   let killedMidRun = 0;
-  while (rounds < limits.rounds && Date.now() < deadline) {
+  // At least minRounds however slow the machine; more while the time budget lasts.
+  while (rounds < limits.minRounds || (rounds < limits.maxRounds && Date.now() < deadline)) {
     rounds++;
     const mail = await mailDir();
     await setup(mail);
@@ -435,7 +436,7 @@ describe('kill test: --apply killed at random points, then rerun', () => {
   it('quarantine (across file systems where a tmpfs can be mounted) loses and duplicates nothing', { timeout: 150_000 }, async () => {
     let initial: string[] = [];
     const result = await killTest(
-      { rounds: 20, budgetMs: 45_000 },
+      { minRounds: 5, maxRounds: 20, budgetMs: 45_000 },
       async (mail) => {
         await floodedQueue(mail, 30, 5);
         // Large messages make the copies across file systems take many steps.
@@ -457,7 +458,6 @@ describe('kill test: --apply killed at random points, then rerun', () => {
         }
       },
     );
-    expect(result.rounds).toBeGreaterThanOrEqual(5);
     expect(result.killedMidRun).toBeGreaterThanOrEqual(Math.ceil(result.rounds / 3));
   });
 
@@ -465,7 +465,7 @@ describe('kill test: --apply killed at random points, then rerun', () => {
     let originals: string[] = [];
     const expected: string[] = [];
     const result = await killTest(
-      { rounds: 10, budgetMs: 25_000 },
+      { minRounds: 3, maxRounds: 10, budgetMs: 25_000 },
       async (mail) => {
         expected.length = 0;
         for (let i = 0; i < 15; i++) {
@@ -491,14 +491,13 @@ describe('kill test: --apply killed at random points, then rerun', () => {
         }
       },
     );
-    expect(result.rounds).toBeGreaterThanOrEqual(3);
     expect(result.killedMidRun).toBeGreaterThanOrEqual(1);
   });
 
   it('incoming repair never shows a .dat without its message, and loses nothing', { timeout: 150_000 }, async () => {
     let initial: string[] = [];
     const result = await killTest(
-      { rounds: 10, budgetMs: 25_000 },
+      { minRounds: 3, maxRounds: 10, budgetMs: 25_000 },
       async (mail) => {
         for (let i = 0; i < 12; i++) {
           await put(join(mail, '_incoming.bak', `msg ${i}.tmp`), `body ${i}`);
@@ -521,6 +520,6 @@ describe('kill test: --apply killed at random points, then rerun', () => {
         }
       },
     );
-    expect(result.rounds).toBeGreaterThanOrEqual(3);
+    expect(result.killedMidRun).toBeGreaterThanOrEqual(1);
   });
 });
