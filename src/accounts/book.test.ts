@@ -58,6 +58,12 @@ describe('AccountBook', () => {
     expect([...b.accountEntries()]).toEqual([]);
   });
 
+  it('does not count a session authenticated without a username (NTLM) as open relay', () => {
+    const b = book();
+    b.apply({ ...message(undefined, 'x@domaine.com', [['a@yahoo.com', true]]), authenticated: true } as SmtpFact);
+    expect(b.unauthenticatedRelayRecipients).toBe(0);
+  });
+
   it('holds failed-only usernames apart; a spray never pushes real accounts out', () => {
     const b = book(2, 3);
     b.apply(login('info@domaine.com'));

@@ -88,7 +88,8 @@ export class AccountBook {
         let external = 0;
         for (const r of fact.recipients) if (r.external) external++;
         if (fact.account === undefined) {
-          this.unauthenticatedRelayRecipients += external;
+          // A login without a username (NTLM, XOAUTH2) is still a login: only a session without one relays openly.
+          if (!(fact.authenticated ?? false)) this.unauthenticatedRelayRecipients += external;
           return;
         }
         const stats = this.statsFor(fact.account);
