@@ -209,6 +209,27 @@ describe('SpoolScanner full scan', () => {
     await until(s, (x) => folder(x, '_outgoing')!.messages === 1, 'its removal');
   });
 
+  it('works where directory entries carry no type (some network file systems)', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const outside = tempDir();
+    writeFileSync(join(outside, 'x.tmp'), 'Original Sender: <a@b.c>\r\n');
+    symlinkSync(join(outside, 'x.tmp'), join(dir, '_outgoing', 'link.tmp'));
+    symlinkSync(outside, join(dir, '_outgoing', 'priority_9'));
+    const untyped: SpoolFs = {
+      ...nodeSpoolFs,
+      async opendir(p) {
+        const real = await nodeSpoolFs.opendir(p);
+        return (async function* () {
+          for await (const d of real) yield { name: d.name, isFile: () => false, isDirectory: () => false, isSymbolicLink: () => false };
+        })();
+      },
+    };
+    const s = scanner(dir, { fs: untyped });
+    await s.ready;
+    expect(s.snapshot()).toEqual(expected(truth));
+  });
+
   it('reads each head once: a rescan of an unchanged queue reads no file', async () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);

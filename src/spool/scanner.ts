@@ -33,6 +33,7 @@ import { SpoolSummary, type SpoolSnapshot } from './summary.js';
 /** A directory entry with its name as raw bytes. */
 export interface QueueDirent {
   name: Buffer;
+  isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
 }
@@ -256,7 +257,8 @@ export class SpoolScanner {
       let batch: string[] = [];
       for await (const d of dir) {
         if (this.stopped) return;
-        if (d.isDirectory()) {
+        if (d.isDirectory() || (folder === OUTGOING && !d.isFile() && !d.isSymbolicLink() && this.isDirectory(path, d.name))) {
+          // (Some file systems give no entry type: then lstat says.)
           if (folder === OUTGOING) subfolders.push(folderLabel(d.name) ?? '');
           continue;
         }
@@ -333,16 +335,8 @@ export class SpoolScanner {
       this.forget(folder, name);
       return;
     }
-    if (st.isDirectory()) {
-      if (folder === OUTGOING) {
-        this.pendingChecks.add(`${OUTGOING}/${name}`);
-        this.scheduleFlush();
-      }
-      this.summary.removeFile(folder, name);
-      return;
-    }
     if (!st.isFile()) {
-      // A symlink (never followed) or a device: not a message.
+      // A folder, a symlink (never followed) or a device: not a message.
       this.summary.removeFile(folder, name);
       return;
     }
@@ -368,6 +362,14 @@ export class SpoolScanner {
       }
     }
     this.summary.putFile(folder, name, { size: st.size, mtimeMs: st.mtimeMs, sender });
+  }
+
+  private isDirectory(dirPath: string, name: Buffer): boolean {
+    try {
+      return this.fs.lstat(Buffer.concat([Buffer.from(dirPath + sep), name]))?.isDirectory() ?? false;
+    } catch {
+      return false;
+    }
   }
 
   private forget(folder: string, name: string): void {
