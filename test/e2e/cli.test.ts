@@ -377,6 +377,15 @@ describe('incoming repair', () => {
     const aside = [...(await tree(join(mail, '_quarantine'))).keys()].filter((p) => !JOURNAL_FILE.test(p));
     expect(aside.map((p) => p.replace(/^\d{8}T\d{6}Z\//, '')).sort()).toEqual(['_incoming.bak/lone.tmp', '_incoming.bak/lone2.dat']);
     expect(await messageMultiset(mail)).toEqual(before);
+    // The journal moves each pair back to back, the message file first and the .dat last.
+    const [run] = await readdir(join(mail, '_quarantine'));
+    const lines = (await readFile(join(mail, '_quarantine', run!, 'repair.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { from: string; group?: number });
+    expect(lines.filter((l) => l.group !== undefined).map((l) => [l.group, l.from])).toEqual([
+      [1, '_incoming.bak/p 1.tmp'],
+      [1, '_incoming.bak/p 1.dat'],
+      [2, '_incoming.bak/q.tm$'],
+      [2, '_incoming.bak/q.dat'],
+    ]);
     const snapshot = await tree(mail);
     expect((await cli(['incoming', 'repair', '--dir', bak, '--apply'])).stdout).toContain('nothing to do');
     expect(await tree(mail)).toEqual(snapshot);
