@@ -360,7 +360,7 @@ export class SpoolScanner {
     }
     let sender: string | undefined;
     if (queueOfFolder(folder) === 'outgoing') {
-      sender = this.recentlyRemoved.get(moveKey(name, st));
+      sender = this.recentlyRemoved.size ? this.recentlyRemoved.get(moveKey(name, st)) : undefined;
       if (sender === undefined) {
         try {
           sender = senderLabel(this.head.toString('latin1', 0, this.fs.readHead(path, this.head)));
