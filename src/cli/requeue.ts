@@ -184,6 +184,8 @@ async function requeueOne(journal: Journal, i: number, e: JournalEntry, step: ()
   if (await lstatOrUndefined(mail.abs(e.from))) {
     const [kept] = await moveGroup(journal, [{ marker: `commit ${i}`, from: e.from, to: e.keep }], step);
     if (kept && kept.outcome !== 'moved' && kept.outcome !== 'already') return kept;
+    // The original must be durably kept before its copy can be handed to IceWarp.
+    await journal.flushFolders();
   }
   const toSt = await lstatOrUndefined(T);
   if (toSt) {
