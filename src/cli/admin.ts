@@ -2,7 +2,7 @@
 // requeue; incoming repair). Returns the process exit code: 0 ok, 1 an
 // error (a file-system problem, a conflict), 2 a usage error.
 import { UsageError } from './args.js';
-import { MailDirError } from './durable.js';
+import { describeFsError, MailDirError } from './durable.js';
 import { stepDelayFromEnv } from './journal.js';
 import { FromHeaderError } from './message.js';
 import type { AdminIo } from './plan.js';
@@ -72,12 +72,11 @@ export async function runAdminCommand(argv: string[], io: AdminIo = processIo())
       io.err(`mailrelay-exporter ${group} ${sub}: error: ${err.message}\n`);
       return 1;
     }
+    // A file-system error in the middle of a run: the journal lets a rerun finish it.
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EACCES' || e.code === 'EPERM') {
-      io.err(`mailrelay-exporter ${group} ${sub}: error: ${e.path ?? ''}: permission denied (run as the user IceWarp runs as, or as root); nothing is lost, rerun with --apply to finish\n`);
-      return 1;
-    }
-    io.err(`mailrelay-exporter ${group} ${sub}: error: ${e.message ?? String(err)}; nothing is lost, rerun with --apply to finish\n`);
+    const where = e.path ? `${e.path}: ` : '';
+    const what = e.code ? describeFsError(e) : (e.message ?? String(err));
+    io.err(`mailrelay-exporter ${group} ${sub}: error: ${where}${what}; no message was lost: fix this, then rerun the same command with --apply to finish\n`);
     return 1;
   }
 }

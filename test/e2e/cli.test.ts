@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +20,16 @@ interface Run {
 }
 
 /** Runs the CLI; with killAfterMs, SIGKILLs it after that long (if still running). */
-function cli(args: string[], opts: { killAfterMs?: number; stepDelayMs?: number } = {}): Promise<Run> {
+function cli(args: string[], opts: { killAfterMs?: number; stepDelayMs?: number; uid?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     if (opts.stepDelayMs) env.MAILRELAY_TEST_STEP_DELAY_MS = String(opts.stepDelayMs);
     else delete env.MAILRELAY_TEST_STEP_DELAY_MS;
-    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -165,6 +169,40 @@ describe('help and errors', () => {
     expect((await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '_quarantine'])).code).toBe(2);
     const escape = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '../..']);
     expect([escape.code, escape.stderr]).toEqual([1, expect.stringContaining('outside the mail directory')]);
+  });
+});
+
+describe('permissions', () => {
+  const NOBODY = 65534;
+
+  it('says "permission denied", loses nothing, and a rerun with the right rights finishes the run', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test drops to uid 65534 and needs to run as root (CI runs as root)');
+    const mail = await mailDir();
+    await floodedQueue(mail, 6, 2);
+    await chmod(dirname(mail), 0o755);
+    const before = await messageMultiset(mail);
+
+    // Read-only work is fine for anyone who can read the queues.
+    expect((await cli(['queue', 'report', '--mail-dir', mail], { uid: NOBODY })).code).toBe(0);
+    // No right to create the quarantine: refused before anything moves.
+    const denied = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply'], { uid: NOBODY });
+    expect([denied.code, denied.stderr]).toEqual([1, expect.stringContaining('permission denied')]);
+    expect(await messageMultiset(mail)).toEqual(before);
+
+    // The quarantine is writable, _outgoing is not: the run stops at its first move, with its journal written.
+    await mkdir(join(mail, '_quarantine'));
+    await chown(join(mail, '_quarantine'), NOBODY, NOBODY);
+    const midway = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply'], { uid: NOBODY });
+    expect([midway.code, midway.stderr]).toEqual([1, expect.stringMatching(/permission denied.*rerun the same command with --apply/)]);
+    expect(await messageMultiset(mail)).toEqual(before);
+    const report = await cli(['queue', 'report', '--mail-dir', mail]);
+    expect(report.stdout).toMatch(/unfinished run: _quarantine\/\d{8}T\d{6}Z\/manifest\.jsonl/);
+
+    const rerun = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply']);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('moved 6');
+    expect(await messageMultiset(mail)).toEqual(before);
+    expect(await messageMultiset(join(mail, '_outgoing'))).toHaveLength(4);
   });
 });
 
