@@ -47,6 +47,9 @@ export function processIo(): AdminIo {
     err: (t) => void process.stderr.write(t),
     now: () => new Date(),
     step: stepDelayFromEnv(),
+    defer: () => {
+      throw new Error('defer() is provided by runAdminCommand');
+    },
   };
 }
 
@@ -61,8 +64,9 @@ export async function runAdminCommand(argv: string[], io: AdminIo = processIo())
     io.err(`mailrelay-exporter: unknown command: ${group} ${sub}\n\n${QUEUE_HELP}`);
     return 2;
   }
+  const deferred: (() => Promise<void>)[] = [];
   try {
-    return await command.run(rest, io);
+    return await command.run(rest, { ...io, defer: (fn) => void deferred.push(fn) });
   } catch (err) {
     if (err instanceof UsageError || err instanceof FromHeaderError) {
       io.err(`mailrelay-exporter ${group} ${sub}: error: ${err.message}\n\n${command.help}`);
@@ -78,5 +82,7 @@ export async function runAdminCommand(argv: string[], io: AdminIo = processIo())
     const what = e.code ? describeFsError(e) : (e.message ?? String(err));
     io.err(`mailrelay-exporter ${group} ${sub}: error: ${where}${what}; no message was lost: fix this, then rerun the same command with --apply to finish\n`);
     return 1;
+  } finally {
+    for (const fn of deferred.reverse()) await fn();
   }
 }

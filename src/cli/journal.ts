@@ -4,7 +4,7 @@
 // appended (and fsynced) where the state of the files alone could not tell a
 // rerun what happened; a `.done` file closes the run. A rerun finds runs
 // without `.done` and finishes them before planning anything new.
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   appendSynced,
@@ -329,4 +329,54 @@ export function summarise(results: EntryResult[]): Record<Outcome, number> {
   const counts: Record<Outcome, number> = { moved: 0, already: 0, missing: 0, conflict: 0 };
   for (const r of results) counts[r.outcome]++;
   return counts;
+}
+
+/**
+ * One `--apply` run at a time per mail directory: two admins in two
+ * terminals would otherwise finish the same journal at once. The lock names
+ * its process; a lock left by a killed run is taken over.
+ */
+export class RunLock {
+  private constructor(private readonly path: string) {}
+
+  static async acquire(mail: MailDirectory): Promise<RunLock> {
+    await mail.ensureFolder(QUARANTINE);
+    const path = mail.abs(`${QUARANTINE}/.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const handle = await open(path, 'wx');
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.close();
+        return new RunLock(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (await isAdminRun(pid)) {
+        throw new JournalError(`another run (pid ${pid}) is working on ${mail.root}; wait for it to end (or, if that process is gone, remove ${path})`);
+      }
+      await unlink(path).catch(() => undefined); // stale: its process is gone
+    }
+    throw new JournalError(`${path}: could not take the lock`);
+  }
+
+  async release(): Promise<void> {
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+/** Whether pid is a live admin command (on Linux, checked by its command line, so a reused pid does not count). */
+async function isAdminRun(pid: number): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmdline.includes('queue') || cmdline.includes('incoming');
+  } catch {
+    return true; // no /proc: trust the live pid
+  }
 }

@@ -8,6 +8,8 @@ export interface AdminIo {
   now(): Date;
   /** Test-only slow-down between steps (MAILRELAY_TEST_STEP_DELAY_MS). */
   step(): Promise<void>;
+  /** Runs fn when the command ends, however it ends (short of a kill): releases the run lock. */
+  defer(fn: () => Promise<void>): void;
 }
 
 export const SMTP_WARNING =

@@ -5,7 +5,7 @@
 import { queueOfFolder } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { MailDirectory, sha256File } from './durable.js';
-import { executeMoves, Journal, type EntryResult, type JournalEntry } from './journal.js';
+import { executeMoves, Journal, RunLock, type EntryResult, type JournalEntry } from './journal.js';
 import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type UnfinishedRun } from './plan.js';
 import { listOutgoing, outgoingFolders, type OutgoingMessage } from './scan.js';
 
@@ -91,6 +91,10 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     return rel;
   });
   const selector: MessageSelector = { senders, sizes, folders };
+  if (apply) {
+    const lock = await RunLock.acquire(mail);
+    io.defer(() => lock.release());
+  }
   const warnings: string[] = [];
 
   const pending = await unfinishedRuns(mail);

@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { INCOMING } from '../spool/layout.js';
 import { parseCommandFlags, requireString, UsageError } from './args.js';
 import { lstatOrUndefined, MailDirectory, sha256File, UnsafePathError } from './durable.js';
-import { executeMoves, Journal, type EntryResult, type JournalEntry } from './journal.js';
+import { executeMoves, Journal, RunLock, type EntryResult, type JournalEntry } from './journal.js';
 import { printOutcomeText, printPlanText, printTotalsText, planTotals, SMTP_WARNING, type AdminIo, type PlannedMove, type Skipped } from './plan.js';
 import { scanIncomingFolder } from './scan.js';
 
@@ -54,6 +54,10 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   if ((await mail.checkFolder(dir)) === 'missing') throw new UnsafePathError(`--dir ${mail.abs(dir)}: no such folder`);
   await mail.checkFolder(to);
 
+  if (apply) {
+    const lock = await RunLock.acquire(mail);
+    io.defer(() => lock.release());
+  }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, REPAIR_NAME)) pending.push(await Journal.load(mail, path));
   const results: { journal: string; results: EntryResult[] }[] = [];

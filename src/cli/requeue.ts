@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { messageFileKind, OUTGOING, parseOriginalSender, queueOfFolder, QUARANTINE, stemOf, UNKNOWN_SENDER } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
-import { Journal, moveGroup, summarise, type EntryResult, type JournalEntry } from './journal.js';
+import { Journal, moveGroup, RunLock, summarise, type EntryResult, type JournalEntry } from './journal.js';
 import { parseFromHeaderArg, withFromHeader } from './message.js';
 import { printOutcomeText, printPlanText, printTotalsText, planTotals, SMTP_WARNING, type AdminIo, type PlannedMove, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
@@ -74,6 +74,10 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   io.err(SMTP_WARNING);
   if ((await mail.checkFolder(source)) === 'missing') throw new UnsafePathError(`--from ${mail.abs(source)}: no such folder`);
 
+  if (apply) {
+    const lock = await RunLock.acquire(mail);
+    io.defer(() => lock.release());
+  }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, REQUEUE_NAME)) pending.push(await Journal.load(mail, path));
   const results: { journal: string; results: EntryResult[] }[] = [];

@@ -7,7 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { describeFsError, lstatOrUndefined, MailDirectory, UnsafePathError } from './durable.js';
-import { executeMoves, Journal, runStamp, type EntryResult, type JournalEntry } from './journal.js';
+import { executeMoves, Journal, RunLock, runStamp, type EntryResult, type JournalEntry } from './journal.js';
 import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 
@@ -72,6 +72,10 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
     throw new UsageError(`--to-folder ${toFolderArg}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
   }
 
+  if (apply) {
+    const lock = await RunLock.acquire(mail);
+    io.defer(() => lock.release());
+  }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, RESTORE_NAME)) {
     if (dirname(path) === runDir) pending.push(await Journal.load(mail, path));

@@ -206,6 +206,29 @@ describe('permissions', () => {
   });
 });
 
+describe('one run at a time', () => {
+  it('refuses a second --apply while one is running, and takes over the lock of a killed run', async () => {
+    const mail = await mailDir();
+    await floodedQueue(mail, 20, 0);
+    const before = await messageMultiset(mail);
+    const args = ['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply'];
+    const first = cli(args, { stepDelayMs: 100 });
+    // The first run holds the lock as soon as _quarantine/.lock exists.
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(join(mail, '_quarantine/.lock')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const second = await cli(args);
+    expect([second.code, second.stderr]).toEqual([1, expect.stringMatching(/another run \(pid \d+\) is working on/)]);
+    expect((await first).code).toBe(0);
+    expect(existsSync(join(mail, '_quarantine/.lock'))).toBe(false);
+    expect(await messageMultiset(mail)).toEqual(before);
+
+    // A lock whose process is gone is stale.
+    await writeFile(join(mail, '_quarantine/.lock'), '999999\n');
+    const r = await cli(['queue', 'quarantine', '--mail-dir', mail, '--all', '--apply']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
 describe('queue report', () => {
   it('gives the spool numbers, as text and JSON, and changes nothing', async () => {
     const mail = await mailDir();
