@@ -503,7 +503,7 @@ async function killTest(
 }
 
 describe('kill test: --apply killed at random points, then rerun', () => {
-  it('quarantine (across file systems where a tmpfs can be mounted) loses and duplicates nothing', { timeout: 150_000 }, async () => {
+  it('quarantine (across file systems where a tmpfs can be mounted) loses and duplicates nothing', { timeout: 300_000 }, async () => {
     let initial: string[] = [];
     const result = await killTest(
       { minRounds: 5, maxRounds: 20, budgetMs: 45_000 },
@@ -531,7 +531,7 @@ describe('kill test: --apply killed at random points, then rerun', () => {
     expect(result.killedMidRun).toBeGreaterThanOrEqual(Math.ceil(result.rounds / 3));
   });
 
-  it('requeue never queues a message twice nor loses an original', { timeout: 150_000 }, async () => {
+  it('requeue never queues a message twice nor loses an original', { timeout: 300_000 }, async () => {
     let originals: string[] = [];
     const expected: string[] = [];
     const result = await killTest(
@@ -564,7 +564,7 @@ describe('kill test: --apply killed at random points, then rerun', () => {
     expect(result.killedMidRun).toBeGreaterThanOrEqual(1);
   });
 
-  it('incoming repair never shows a .dat without its message, and loses nothing', { timeout: 150_000 }, async () => {
+  it('incoming repair never shows a .dat without its message, and loses nothing', { timeout: 300_000 }, async () => {
     let initial: string[] = [];
     const result = await killTest(
       { minRounds: 3, maxRounds: 10, budgetMs: 25_000 },
