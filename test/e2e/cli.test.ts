@@ -143,7 +143,7 @@ afterEach(async () => {
   while (temps.length) await rm(temps.pop()!, { recursive: true, force: true });
 });
 
-describe('help and errors', () => {
+describe('help and errors', { timeout: 120_000 }, () => {
   it('prints help for the group and each command', async () => {
     const group = await cli(['queue', '--help']);
     expect(group.code).toBe(0);
@@ -172,7 +172,7 @@ describe('help and errors', () => {
   });
 });
 
-describe('permissions', () => {
+describe('permissions', { timeout: 120_000 }, () => {
   const NOBODY = 65534;
 
   it('says "permission denied", loses nothing, and a rerun with the right rights finishes the run', async () => {
@@ -206,7 +206,7 @@ describe('permissions', () => {
   });
 });
 
-describe('one run at a time', () => {
+describe('one run at a time', { timeout: 120_000 }, () => {
   it('refuses a second --apply while one is running, and takes over the lock of a killed run', async () => {
     const mail = await mailDir();
     await floodedQueue(mail, 20, 0);
@@ -229,7 +229,7 @@ describe('one run at a time', () => {
   });
 });
 
-describe('queue report', () => {
+describe('queue report', { timeout: 120_000 }, () => {
   it('gives the spool numbers, as text and JSON, and changes nothing', async () => {
     const mail = await mailDir();
     await floodedQueue(mail);
@@ -262,7 +262,7 @@ describe('queue report', () => {
   });
 });
 
-describe('queue quarantine and restore', () => {
+describe('queue quarantine and restore', { timeout: 120_000 }, () => {
   it('plans without acting, moves exactly the selection with a manifest, and does nothing more the second time', async () => {
     const mail = await mailDir();
     await floodedQueue(mail);
@@ -381,7 +381,7 @@ describe('queue quarantine and restore', () => {
   });
 });
 
-describe('queue requeue', () => {
+describe('queue requeue', { timeout: 120_000 }, () => {
   it('puts files of any extension back as complete .tmp files with a From:, keeping the originals', async () => {
     const mail = await mailDir();
     const noFrom = 'Original Sender: <>\r\nSubject: bounce\r\n\r\nbody\r\n';
@@ -416,7 +416,7 @@ describe('queue requeue', () => {
   });
 });
 
-describe('incoming repair', () => {
+describe('incoming repair', { timeout: 120_000 }, () => {
   it('moves complete pairs back, sets orphans aside, leaves other files', async () => {
     const mail = await mailDir();
     const bak = join(mail, '_incoming.bak');
