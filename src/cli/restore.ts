@@ -56,6 +56,9 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   } catch (err) {
     throw new UnsafePathError(`manifest ${manifestArg}: ${describeFsError(err)}`, { cause: err });
   }
+  if (basename(manifestReal) !== 'manifest.jsonl') {
+    throw new UsageError(`${manifestArg}: give the manifest.jsonl of a quarantine run (the journals of other commands are not manifests)`);
+  }
   let mailDirArg = flags.string('mail-dir');
   if (mailDirArg === undefined) {
     if (basename(dirname(dirname(manifestReal))) !== QUARANTINE) {

@@ -341,6 +341,8 @@ describe('queue quarantine and restore', { timeout: 120_000 }, () => {
     expect(t.get('good-0_2.tmp')).toBe(sha(goodMessage(0)));
 
     const snapshot = await tree(mail);
+    const [restoreJournal] = (await readdir(join(mail, '_quarantine', run!))).filter((n) => /^restore-.*\.jsonl$/.test(n));
+    expect((await cli(['queue', 'restore', '--manifest', join(mail, '_quarantine', run!, restoreJournal!)])).code).toBe(2);
     const again = await cli(['queue', 'restore', '--manifest', manifest, '--sender', 'good@domaine.com', '--apply']);
     expect(again.stdout).toContain('nothing to do');
     expect(await tree(mail)).toEqual(snapshot);
