@@ -469,13 +469,21 @@ async function killTest(
   setup: (mail: string) => Promise<void>,
   args: (mail: string) => string[],
   check: (mail: string, phase: 'killed' | 'final') => Promise<void>,
+  /** Replaces a `<run>/manifest.jsonl` placeholder in the arguments, known only after setup. */
+  manifestOf?: (mail: string) => Promise<string>,
 ): Promise<{ rounds: number; killedMidRun: number }> {
+  const argsFor = async (mail: string): Promise<string[]> => {
+    const a = args(mail);
+    if (!manifestOf) return a;
+    const m = await manifestOf(mail);
+    return a.map((x) => (x.includes('<run>') ? m : x));
+  };
   const STEP_MS = 3;
   // One uninterrupted run tells how long a run takes, so kills land inside it.
   const probe = await mailDir();
   await setup(probe);
   const t0 = Date.now();
-  const full = await cli(args(probe), { stepDelayMs: STEP_MS });
+  const full = await cli(await argsFor(probe), { stepDelayMs: STEP_MS });
   expect(full.code, full.stderr).toBe(0);
   const duration = Date.now() - t0;
   await check(probe, 'final');
@@ -490,12 +498,12 @@ async function killTest(
     const mail = await mailDir();
     await setup(mail);
     for (let k = 0; k < (Math.random() < 0.3 ? 2 : 1); k++) {
-      const r = await cli(args(mail), { stepDelayMs: STEP_MS, killAfterMs: Math.floor(Math.random() * duration) });
+      const r = await cli(await argsFor(mail), { stepDelayMs: STEP_MS, killAfterMs: Math.floor(Math.random() * duration) });
       if (r.signal === 'SIGKILL') killedMidRun++;
       else expect(r.code, r.stderr).toBe(0);
       await check(mail, 'killed');
     }
-    const last = await cli(args(mail));
+    const last = await cli(await argsFor(mail));
     expect(last.code, last.stderr + last.stdout).toBe(0);
     await check(mail, 'final');
     await unmountAll();
@@ -533,6 +541,33 @@ describe('kill test: --apply killed at random points, then rerun', () => {
       },
     );
     expect(result.killedMidRun).toBeGreaterThanOrEqual(Math.ceil(result.rounds / 3));
+  });
+
+  it('restore (from a quarantine on another file system) loses and duplicates nothing', { timeout: 300_000 }, async () => {
+    let initial: string[] = [];
+    const manifestOf = async (mail: string): Promise<string> => {
+      const [run] = (await readdir(join(mail, '_quarantine'))).filter((n) => /^\d{8}T/.test(n));
+      return join(mail, '_quarantine', run!, 'manifest.jsonl');
+    };
+    const result = await killTest(
+      { minRounds: 3, maxRounds: 10, budgetMs: 25_000 },
+      async (mail) => {
+        await floodedQueue(mail, 16, 4);
+        await quarantineOnTmpfs(mail);
+        initial = await messageMultiset(mail);
+        const q = await cli(['queue', 'quarantine', '--mail-dir', mail, '--all', '--apply']);
+        expect(q.code, q.stderr).toBe(0);
+      },
+      (mail) => ['queue', 'restore', '--manifest', join(mail, '_quarantine', '<run>', 'manifest.jsonl'), '--apply'],
+      async (mail, phase) => {
+        if (phase === 'final') {
+          expect(await messageMultiset(mail)).toEqual(initial);
+          expect(await messageMultiset(join(mail, '_quarantine'))).toEqual([]);
+        } else expectNoneLost(await messageMultiset(mail), initial);
+      },
+      manifestOf,
+    );
+    expect(result.killedMidRun).toBeGreaterThanOrEqual(1);
   });
 
   it('requeue never queues a message twice nor loses an original', { timeout: 300_000 }, async () => {
