@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { IcewarpSessions } from './sessions.js';
 
-const SAMPLES = new URL('../../../shared/samples/', import.meta.url);
+// The real samples of ../shared/samples/, committed under the daily names IceWarp gives its logs
+// (the repository must test on its own, wherever it is checked out).
+const SAMPLES = new URL('../collectors/testdata/smtp/', import.meta.url);
+const SAMPLE_FILE: Record<string, string> = { 'icewarp-kb-attack.log': 's20130715.log', 'icewarp-docs-session.log': 's20040422.log' };
 const FILE = 's20130715.log';
 const DAY = Date.UTC(2013, 6, 15) / 1000;
 
@@ -36,7 +39,7 @@ const P = '203.0.113.7';
 
 describe('IcewarpSessions: the real samples', () => {
   it('KB attack sample: a session and a successful LOGIN as info@domaine.com; cut before DATA, so no message', () => {
-    const text = readFileSync(new URL('icewarp-kb-attack.log', SAMPLES), 'utf8');
+    const text = readFileSync(new URL(SAMPLE_FILE['icewarp-kb-attack.log']!, SAMPLES), 'utf8');
     const { facts, parser } = run(text.split(/\r?\n/).filter((l) => l !== ''));
     expect(facts).toEqual([
       { type: 'session', time: at('06:51:31'), peer: '178.122.118.159' },
@@ -46,7 +49,7 @@ describe('IcewarpSessions: the real samples', () => {
   });
 
   it('docs sample: an unauthenticated message to an external recipient (accepted by its OK summary line)', () => {
-    const text = readFileSync(new URL('icewarp-docs-session.log', SAMPLES), 'utf8');
+    const text = readFileSync(new URL(SAMPLE_FILE['icewarp-docs-session.log']!, SAMPLES), 'utf8');
     const { facts, parser } = run(text.split(/\r?\n/).filter((l) => l !== ''));
     const t = Date.UTC(2004, 3, 22, 20, 1, 42) / 1000;
     expect(facts).toEqual([
