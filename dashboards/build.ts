@@ -20,7 +20,7 @@ export const UIDS = {
 /** Same base as alerts/rules.ts: runbook pages are `<base>/<AlertName>.md`. */
 export const RUNBOOK_BASE_URL = 'https://github.com/mailrelay-exporter/mailrelay-exporter/blob/main/docs/runbooks';
 
-/** Thresholds from /work/shared/spec/detection.md, shown as colours; the alerts own the real decision. */
+/** Thresholds from ../shared/spec/detection.md, shown as colours; the alerts own the real decision. */
 const EXTERNAL_RECIPIENTS_PER_HOUR = 200;
 const CLIENT_IPS = 5;
 const RECIPIENT_DOMAINS = 20;
