@@ -1,4 +1,3 @@
-import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App, parseListenAddress } from './app.js';
 import type { Feature, Running } from './collectors/collector.js';
@@ -13,7 +12,7 @@ function catchUpFeature(): { feature: Feature; finish: () => void } {
     name: 'slow',
     settings: () => 'on',
     start: () => running,
-    registerMetrics(_registry: Registry) {},
+    registerMetrics() {},
   };
   return { feature, finish };
 }

@@ -2,10 +2,11 @@
 // collectors and the HTTP server. start()/stop(); reload() is all or nothing:
 // the new file is parsed and validated before anything changes.
 import { createServer, type Server } from 'node:http';
-import { Gauge, Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { readConfigFile, defaultConfig, type Config } from './config/config.js';
 import type { Feature, Running } from './collectors/collector.js';
 import { registerExporterMetrics } from './collectors/exporter.js';
+import { ExporterRegistry } from './collectors/registry.js';
 import { FEATURES } from './features.js';
 import { createHttpApp, type LandingInfo } from './http/server.js';
 import type { Logger } from './logger.js';
@@ -25,7 +26,7 @@ interface Slot {
 }
 
 export class App {
-  readonly registry = new Registry();
+  readonly registry = new ExporterRegistry();
   private config: Config = defaultConfig();
   private readonly slots: Slot[];
   private server: Server | undefined;

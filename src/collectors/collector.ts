@@ -1,9 +1,9 @@
 // The contract between a feature (log pipeline, spool, DNSBL, relay probe)
 // and the exporter: a feature runs on its own; its collector reads it at
 // scrape time. Collectors are the only modules that touch prom-client.
-import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
+import type { ExporterRegistry } from './registry.js';
 
 /** How a feature's last run went, for mailrelay_collector_success / _duration_seconds. */
 export interface CollectorStatus {
@@ -42,5 +42,5 @@ export interface Feature<R extends Running = Running> {
   settings(config: Config): unknown;
   /** Starts it; errors after start are reported through status(), never thrown. */
   start(config: Config, log: Logger): R;
-  registerMetrics(registry: Registry, current: () => R | undefined): void;
+  registerMetrics(registry: ExporterRegistry, current: () => R | undefined): void;
 }

@@ -6,12 +6,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { silentLogger } from '../logger.js';
 import { LogPipeline } from '../pipeline/logPipeline.js';
 import { logFeature } from './log.js';
+import { ExporterRegistry } from './registry.js';
 
 const fixtures = fileURLToPath(new URL('./testdata/smtp/', import.meta.url));
 const golden = fileURLToPath(new URL('./testdata/log.metrics', import.meta.url));
@@ -36,7 +36,7 @@ async function render(extraConfig = ''): Promise<string> {
   );
   pipeline = new LogPipeline(config, silentLogger, { watch: false });
   await pipeline.ready;
-  const registry = new Registry();
+  const registry = new ExporterRegistry();
   const running = pipeline;
   logFeature.registerMetrics(registry, () => running);
   return registry.metrics();
@@ -121,7 +121,7 @@ describe('log collector', () => {
   });
 
   it('reports nothing while the feature is off', async () => {
-    const registry = new Registry();
+    const registry = new ExporterRegistry();
     logFeature.registerMetrics(registry, () => undefined);
     const text = await registry.metrics();
     expect(text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual([]);

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { writeQueue } from '../demo/queue.js';
 import { silentLogger } from '../logger.js';
+import { ExporterRegistry } from './registry.js';
 import { registerSpoolMetrics, spoolFeature, spoolSettings, SpoolRunning } from './spool.js';
 
 const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
@@ -51,7 +52,7 @@ async function running(dir: string, topSenders = 20): Promise<SpoolRunning> {
 describe('spool collector', () => {
   it('renders the golden /metrics for a generated queue', async () => {
     const r = await running(goldenTree());
-    const registry = new Registry();
+    const registry = new ExporterRegistry();
     spoolFeature.registerMetrics(registry, () => r);
     const text = await registry.metrics();
     await expect(text).toMatchFileSnapshot(golden);
@@ -83,7 +84,7 @@ describe('spool collector', () => {
     expect(ok.status()).toMatchObject({ success: true });
     const missing = await running(join(tmpdir(), 'mailrelay-no-such-dir-' + process.pid));
     expect(missing.status()).toMatchObject({ success: false });
-    const registry = new Registry();
+    const registry = new ExporterRegistry();
     spoolFeature.registerMetrics(registry, () => missing);
     expect(await registry.metrics()).toContain('mailrelay_spool_scan_errors_total 1');
   });

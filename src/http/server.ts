@@ -1,7 +1,7 @@
 // The HTTP face of the exporter, as the Prometheus exporters have it:
 // /metrics, a landing page, /-/healthy, /-/ready and POST /-/reload.
 import express, { type Express } from 'express';
-import type { Registry } from 'prom-client';
+import type { ExporterRegistry } from '../collectors/registry.js';
 import type { LandingTable } from '../collectors/collector.js';
 
 export const DEFAULT_PORT = 10025;
@@ -13,7 +13,7 @@ export interface LandingInfo {
 }
 
 export interface HttpOptions {
-  registry: Registry;
+  registry: ExporterRegistry;
   telemetryPath: string;
   ready(): Promise<boolean>;
   reload(): Promise<boolean>;
@@ -26,11 +26,14 @@ export function createHttpApp(opts: HttpOptions): Express {
   app.set('etag', false);
 
   app.get(opts.telemetryPath, async (_req, res) => {
+    res.set('Content-Type', opts.registry.contentType);
     try {
-      const body = await opts.registry.metrics();
-      res.set('Content-Type', opts.registry.contentType).send(body);
+      await opts.registry.writeMetrics((chunk) => res.write(chunk));
+      res.end();
     } catch (err) {
-      res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
+      // Once the body has begun, a status can no longer be sent: cut the response so the scrape fails visibly.
+      if (res.headersSent) res.destroy(err as Error);
+      else res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
     }
   });
 

@@ -1,0 +1,81 @@
+// The exporter's registry: prom-client's, plus metrics whose samples are read
+// from a feature's own state at scrape time and rendered here.
+//
+// Why not prom-client's Counter/Gauge for those: mirroring the account book
+// would take a reset() and 80,000 inc() calls per scrape at 10,000 accounts,
+// and even when handed ready samples, prom-client's text formatting costs
+// about 1.5 µs a sample (130 ms a scrape, measured). Here the label text of
+// an account is rendered once and reused by every metric and scrape.
+import { Registry } from 'prom-client';
+
+/** Writes one sample; `labels` is rendered label text without braces (see `labelPair`), '' for none. */
+export type SampleWriter = (labels: string, value: number) => void;
+
+export interface StateMetricDefinition {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  /** Called at each scrape; writes nothing while the feature is off. */
+  collect(sample: SampleWriter): void;
+}
+
+export class ExporterRegistry extends Registry {
+  private readonly stateMetrics: StateMetricDefinition[] = [];
+
+  addStateMetrics(definitions: StateMetricDefinition[]): void {
+    for (const d of definitions) {
+      if (this.stateMetrics.some((m) => m.name === d.name) || this.getSingleMetric(d.name)) {
+        throw new Error(`A metric with the name ${d.name} has already been registered.`);
+      }
+      this.stateMetrics.push(d);
+    }
+  }
+
+  /** The Prometheus text format (0.0.4): prom-client's metrics, then the state metrics. */
+  override async metrics(): Promise<string> {
+    let text = '';
+    await this.writeMetrics((chunk) => (text += chunk));
+    return text;
+  }
+
+  /**
+   * The same text in chunks of about 64 KiB, for an HTTP response: at 10,000
+   * accounts the exposition is 6 MB, and one string of it per scrape (then a
+   * Buffer of it) is what made the process's peak RSS grow.
+   */
+  async writeMetrics(write: (chunk: string) => void): Promise<void> {
+    const own = await super.metrics();
+    // prom-client answers "\n" when it has nothing; families are separated by a blank line, as it does.
+    let text = own === '\n' ? '' : own;
+    let first = text === '';
+    for (const { name, help, type, collect } of this.stateMetrics) {
+      if (!first) text += '\n';
+      first = false;
+      text += `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
+      const open = `${name}{`;
+      collect((labels, value) => {
+        text += labels === '' ? `${name} ${formatValue(value)}\n` : `${open}${labels}} ${formatValue(value)}\n`;
+        if (text.length >= CHUNK) {
+          write(text);
+          text = '';
+        }
+      });
+    }
+    if (text !== '') write(text);
+  }
+}
+
+const CHUNK = 64 * 1024;
+
+/** `name="value"`, escaped: label values come from mail logs, and attackers choose them. */
+export function labelPair(name: string, value: string): string {
+  const escaped = /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
+  return `${name}="${escaped}"`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
