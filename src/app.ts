@@ -50,7 +50,7 @@ export class App {
   async start(): Promise<{ address: string; port: number }> {
     if (this.options.configFile) this.config = await readConfigFile(this.options.configFile);
     this.reloadSuccess.set(1);
-    this.apply(this.config);
+    await this.apply(this.config);
     const app = createHttpApp({
       registry: this.registry,
       telemetryPath: this.options.telemetryPath,
@@ -83,7 +83,7 @@ export class App {
         this.options.logger.error('config reload failed, keeping the old config', { err: (err as Error).message });
         return false;
       }
-      await this.applyAndStop(next);
+      await this.apply(next);
       this.reloadSuccess.set(1);
       this.options.logger.info('config reloaded', { file: this.options.configFile });
       return true;
@@ -102,9 +102,9 @@ export class App {
     for (const s of this.slots) s.running = undefined;
   }
 
-  private apply(config: Config): Promise<void>[] {
+  /** Starts, reconfigures, restarts or stops each feature for `config`. */
+  private async apply(config: Config): Promise<void> {
     this.config = config;
-    const stopping: Promise<void>[] = [];
     for (const slot of this.slots) {
       const raw = slot.feature.settings(config);
       const settings = raw === undefined ? undefined : JSON.stringify(raw);
@@ -116,15 +116,11 @@ export class App {
         slot.settings = settings;
         continue;
       }
-      if (slot.running) stopping.push(slot.running.stop());
+      // The old instance saves its log positions before a new one reads them.
+      await slot.running?.stop();
       slot.running = settings === undefined ? undefined : slot.feature.start(config, this.options.logger);
       slot.settings = settings;
     }
-    return stopping;
-  }
-
-  private async applyAndStop(config: Config): Promise<void> {
-    await Promise.all(this.apply(config));
   }
 
   private async isReady(): Promise<boolean> {
