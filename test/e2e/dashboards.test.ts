@@ -5,7 +5,6 @@
 // A real dnsmasq plays the DNS blacklist, so the DNSBL panels have data too;
 // the relay probe aims at a closed port, so its panels show a failed probe.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,14 +13,14 @@ import { panelsOf, queriesOf, substitute, type DashboardJson, type DashboardQuer
 import { writeQueue, type QueueTruth } from '../../src/demo/queue.js';
 import { scenarioLines, type ScenarioOptions } from '../../src/demo/scenario.js';
 import { startExporter, type RunningExporter } from '../harness/exporter.js';
-import { freePort, spawnChild, untilExit, waitFor, type Child } from '../harness/processes.js';
+import { startDnsmasq } from '../harness/dnsmasq.js';
+import { freePort, waitFor, type Child } from '../harness/processes.js';
 import { startPrometheus, type RunningPrometheus, type Sample } from '../harness/prometheus.js';
 
 const STOLEN = 'info@domaine.com';
 const SPAM_SENDER = 'willm.b@orange.fr';
 const JOB = 'mailrelay';
 const CHUNKS = 10;
-const DNSMASQ = '/usr/sbin/dnsmasq';
 /** The server's IPs as the DNSBL check sees them: the first is listed on zen.test. */
 const LISTED_IP = '192.0.2.1';
 const CLEAN_IP = '192.0.2.2';
@@ -37,39 +36,6 @@ let ingestStart: number;
 let dnsmasq: Child | undefined;
 /** Nothing listens there. */
 let probeTarget: string;
-
-/** dnsmasq answering like a blocklist for zen.test: 192.0.2.1 listed (127.0.0.2), anything else NXDOMAIN. */
-async function startDnsmasq(): Promise<{ port: number; child: Child }> {
-  let lastOutput = '';
-  // freePort checks TCP only; a UDP clash shows up as a failed start, so retry.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child = spawnChild(DNSMASQ, [
-      '--no-daemon',
-      `--port=${port}`,
-      '--listen-address=127.0.0.1',
-      '--bind-interfaces',
-      '--no-resolv',
-      '--no-hosts',
-      '--conf-file=/dev/null',
-      '--user=root',
-      `--pid-file=${join(dir, `dnsmasq-${attempt}.pid`)}`,
-      '--local=/zen.test/',
-      '--host-record=1.2.0.192.zen.test,127.0.0.2',
-      '--host-record=ready.zen.test,127.0.0.9',
-    ]);
-    const resolver = new Resolver({ timeout: 500, tries: 1 });
-    resolver.setServers([`127.0.0.1:${port}`]);
-    try {
-      await untilExit(child, waitFor(async () => (await resolver.resolve4('ready.zen.test')).includes('127.0.0.9'), { what: `dnsmasq on port ${port}` }));
-      return { port, child };
-    } catch {
-      lastOutput = child.output();
-      await child.stop();
-    }
-  }
-  throw new Error(`dnsmasq did not start (is ${DNSMASQ} installed? .ci/run installs dnsmasq-base):\n${lastOutput}`);
-}
 
 /**
  * As Grafana would send them. $__rate_interval grows with the time range in
@@ -129,7 +95,8 @@ beforeAll(async () => {
     oldMessages: 2,
   });
 
-  const dns = await startDnsmasq();
+  // dnsmasq answering like a blocklist for zen.test: 192.0.2.1 listed (127.0.0.2), anything else NXDOMAIN.
+  const dns = await startDnsmasq(dir, ['--local=/zen.test/', '--host-record=1.2.0.192.zen.test,127.0.0.2']);
   dnsmasq = dns.child;
   probeTarget = `127.0.0.1:${await freePort()}`;
   exporter = await startExporter({

@@ -3,7 +3,6 @@
 // listener, closed on another), plus peers that never answer.
 import { execFile } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { Resolver } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket as NetSocket, type Server, type Socket } from 'node:net';
@@ -18,18 +17,13 @@ import { FEATURES } from '../../src/features.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import { DnsblChecker, type DnsblSettings } from '../../src/probes/dnsbl.js';
 import { OpenRelayProbe, probeOpenRelay } from '../../src/probes/smtpProbe.js';
-import { fetchText, freePort, spawnChild, untilExit, waitFor, type Child } from '../harness/processes.js';
+import { startDnsmasq, type Dnsmasq } from '../harness/dnsmasq.js';
+import { fetchText, freePort, waitFor } from '../harness/processes.js';
 
 const run = promisify(execFile);
-const DNSMASQ = '/usr/sbin/dnsmasq';
 const POSTFIX = '/usr/sbin/postfix';
 
 // ---- dnsmasq: a real resolver with DNSBL-shaped data ----
-
-interface Dnsmasq {
-  port: number;
-  child: Child;
-}
 
 /**
  * zen.test answers like a blocklist: 192.0.2.1 listed twice (127.0.0.2 and
@@ -37,42 +31,15 @@ interface Dnsmasq {
  * refusing.test answers 127.255.255.254 to everything, as Spamhaus does for
  * public resolvers. lame.test is not known: with no upstream, dnsmasq REFUSES.
  */
-async function startDnsmasq(dir: string): Promise<Dnsmasq> {
+function startZenDnsmasq(dir: string): Promise<Dnsmasq> {
   const v6name = '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2';
-  let lastOutput = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child = spawnChild(DNSMASQ, [
-      '--no-daemon',
-      `--port=${port}`,
-      '--listen-address=127.0.0.1',
-      '--bind-interfaces',
-      '--no-resolv',
-      '--no-hosts',
-      '--conf-file=/dev/null',
-      '--user=root',
-      `--pid-file=${join(dir, `dnsmasq-${attempt}.pid`)}`,
-      '--local=/zen.test/',
-      '--host-record=1.2.0.192.zen.test,127.0.0.2',
-      '--host-record=1.2.0.192.zen.test,127.0.0.4',
-      `--host-record=${v6name}.zen.test,127.0.0.3`,
-      '--host-record=ready.zen.test,127.0.0.9',
-      '--address=/refusing.test/127.255.255.254',
-    ]);
-    const resolver = new Resolver({ timeout: 500, tries: 1 });
-    resolver.setServers([`127.0.0.1:${port}`]);
-    try {
-      await untilExit(
-        child,
-        waitFor(async () => (await resolver.resolve4('ready.zen.test')).includes('127.0.0.9'), { what: `dnsmasq on port ${port}` }),
-      );
-      return { port, child };
-    } catch {
-      lastOutput = child.output();
-      await child.stop();
-    }
-  }
-  throw new Error(`dnsmasq did not start (is ${DNSMASQ} installed? .ci/run installs dnsmasq-base):\n${lastOutput}`);
+  return startDnsmasq(dir, [
+    '--local=/zen.test/',
+    '--host-record=1.2.0.192.zen.test,127.0.0.2',
+    '--host-record=1.2.0.192.zen.test,127.0.0.4',
+    `--host-record=${v6name}.zen.test,127.0.0.3`,
+    '--address=/refusing.test/127.255.255.254',
+  ]);
 }
 
 /** A "resolver" that reads queries and never answers. */
@@ -274,7 +241,7 @@ describe('DNSBL checks against dnsmasq', () => {
   let dns: Dnsmasq;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailrelay-dnsbl-'));
-    dns = await startDnsmasq(dir);
+    dns = await startZenDnsmasq(dir);
   });
   afterAll(async () => {
     await dns?.child.stop();
@@ -422,7 +389,7 @@ describe('the exporter with both active checks', () => {
   let peer: Awaited<ReturnType<typeof hangingPeer>>;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailrelay-active-'));
-    dns = await startDnsmasq(dir);
+    dns = await startZenDnsmasq(dir);
     mta = await startPostfix();
     peer = await hangingPeer();
   });
