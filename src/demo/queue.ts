@@ -6,6 +6,7 @@
 // against it.
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from './random.js';
 
 export interface QueueOptions {
   seed: number;
@@ -57,17 +58,6 @@ const LEGIT_SENDERS = [
 const RECIPIENT_DOMAINES = ['gmail.com', 'yahoo.fr', 'hotmail.com', 'laposte.net', 'free.fr', 'wanadoo.fr', 'outlook.com'];
 export const DEFAULT_SPAM_SIZE = 2817;
 
-/** A small deterministic PRNG (mulberry32), so a seed always writes the same queue. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class QueueWriter {
   private counter = 0;

@@ -4,20 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IcewarpSessions } from '../icewarp/sessions.js';
 import { isForeignSender, LocalDomains, type SmtpFact } from '../smtp/facts.js';
-import { scenarioLines, scenarioTruth, writeScenario, type ScenarioOptions, type ScenarioTruth } from './scenario.js';
+import { emptyTruth, scenarioLines, scenarioTruth, writeScenario, type ScenarioOptions, type ScenarioTruth } from './scenario.js';
 
 /** Counts facts per the counting rules, independently of the generator's bookkeeping. */
 function countFacts(facts: SmtpFact[], lines: number): ScenarioTruth {
-  const truth: ScenarioTruth = {
-    sessions: 0,
-    authAttempts: { login: 0, plain: 0, cram_md5: 0, other: 0 },
-    authFailures: { login: 0, plain: 0, cram_md5: 0, other: 0 },
-    accounts: {},
-    failedUsernames: {},
-    unauthenticatedRelayRecipients: 0,
-    relayDenied: 0,
-    lines,
-  };
+  const truth: ScenarioTruth = { ...emptyTruth(), lines };
   const ips = new Map<string, Set<string>>();
   const domains = new Map<string, Set<string>>();
   const account = (name: string) =>

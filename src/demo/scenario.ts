@@ -11,6 +11,7 @@
 
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { seededRandom } from './random.js';
 
 export interface ScenarioOptions {
   seed: number;
@@ -53,17 +54,6 @@ export interface ScenarioTruth {
   lines: number;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LOCAL_NAMES = [
   'info', 'contact', 'compta', 'direction', 'commercial', 'rh', 'secretariat', 'accueil', 'ventes', 'support',
@@ -162,7 +152,8 @@ function before(x: Pending, y: Pending): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
 }
 
-function emptyTruth(): ScenarioTruth {
+/** A truth with nothing counted yet. */
+export function emptyTruth(): ScenarioTruth {
   return {
     sessions: 0,
     authAttempts: { login: 0, plain: 0, cram_md5: 0, other: 0 },
@@ -378,7 +369,7 @@ class ScenarioGenerator {
   private readonly outboundIps: string[];
 
   constructor(readonly opts: ScenarioOptions) {
-    this.rand = mulberry32(opts.seed);
+    this.rand = seededRandom(opts.seed);
     this.localDomain = (opts.localDomain ?? 'domaine.com').toLowerCase();
     this.startUnix = Math.floor(opts.start.getTime() / 1000);
     const reserved = new Set([opts.attack?.account, opts.busyAccount?.account].filter((a): a is string => a !== undefined).map((a) => a.toLowerCase()));

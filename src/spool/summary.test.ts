@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../demo/queue.js';
+import { seededRandom } from '../demo/random.js';
 import { SpoolSummary, topEntries } from './summary.js';
 
 const NOW = 1_800_000_000_000;
