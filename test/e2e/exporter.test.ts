@@ -4,6 +4,7 @@ import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeScenario } from '../../src/demo/scenario.js';
 import { startExporter, type RunningExporter } from '../harness/exporter.js';
 import { fetchText, waitFor } from '../harness/processes.js';
 
@@ -155,5 +156,67 @@ describe('the built exporter', () => {
     const text = await exporter!.metrics();
     expect(sample(text, 'mailrelay_log_lines_total')).toBe(19);
     expect(sample(text, 'mailrelay_smtp_sessions_total')).toBe(1);
+  });
+});
+
+describe('the built exporter on a generated scenario', () => {
+  it('counts every metric of the log pipeline exactly as the scenario\'s ground truth', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mailrelay-e2e-scenario-'));
+    let run: RunningExporter | undefined;
+    try {
+      const truth = await writeScenario(
+        join(root, 'smtp'),
+        {
+          seed: 42,
+          start: new Date(Date.UTC(2026, 10, 27, 22, 0, 0)),
+          durationSeconds: 4 * 3600, // crosses midnight: two daily files
+          legitimateUsers: 15,
+          spray: { perMinute: 3, usernames: 60 },
+          attack: { account: 'info@domaine.com', startSecond: 3600, messagesPerMinute: 10, recipientsPerMessage: 5, ips: 12, foreignSender: true },
+          busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2 },
+        },
+        { crlf: true },
+      );
+      run = await startExporter({
+        dir: root,
+        configYaml: `icewarp:\n  log_directory: ${join(root, 'smtp')}\nlocal_domains: [domaine.com]\nstart_at: beginning\npositions_file: ${join(root, 'positions.json')}\ndetection:\n  window: 30d\n`,
+      });
+      await waitFor(async () => (await fetchText(`${run!.url}/-/ready`)) === 'Ready.\n', { what: 'readiness', timeoutMs: 20_000 });
+      const text = await run.metrics();
+
+      const expected: [string, number][] = [
+        ['mailrelay_smtp_sessions_total', truth.sessions],
+        ['mailrelay_log_lines_total', truth.lines],
+        ['mailrelay_log_unparsed_lines_total', 0],
+        ['mailrelay_unauthenticated_relay_recipients_total', truth.unauthenticatedRelayRecipients],
+        ['mailrelay_relay_denied_total', truth.relayDenied],
+      ];
+      for (const m of ['login', 'plain', 'cram_md5', 'other'] as const) {
+        expected.push([`mailrelay_smtp_auth_attempts_total{mechanism="${m}"}`, truth.authAttempts[m]]);
+        expected.push([`mailrelay_smtp_auth_failures_total{mechanism="${m}"}`, truth.authFailures[m]]);
+      }
+      for (const [account, a] of Object.entries(truth.accounts)) {
+        const l = `account="${account}"`;
+        expected.push(
+          [`mailrelay_account_logins_total{${l}}`, a.logins],
+          [`mailrelay_account_messages_total{${l}}`, a.messages],
+          [`mailrelay_account_recipients_total{${l},destination="external"}`, a.externalRecipients],
+          [`mailrelay_account_recipients_total{${l},destination="local"}`, a.localRecipients],
+          [`mailrelay_account_foreign_sender_messages_total{${l}}`, a.foreignSenderMessages],
+          [`mailrelay_account_client_ips{${l}}`, a.clientIps.length],
+          [`mailrelay_account_recipient_domains{${l}}`, a.recipientDomains.length],
+        );
+      }
+      for (const [username, failures] of Object.entries(truth.failedUsernames)) {
+        expected.push([`mailrelay_account_auth_failures_total{account="${username}"}`, failures]);
+      }
+      expect(expected.length).toBeGreaterThan(100);
+      expect(expected.map(([series]) => [series, sample(text, series)])).toEqual(expected);
+      expect(sample(text, 'mailrelay_accounts_tracked')).toBe(Object.keys(truth.accounts).length);
+      expect(truth.accounts['info@domaine.com']!.clientIps.length).toBe(12);
+    } finally {
+      await run?.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
