@@ -23,17 +23,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return seconds;
 }
-
-/** Formats seconds back into the shortest Prometheus duration. */
-export function formatDuration(seconds: number): string {
-  if (seconds === 0) return '0s';
-  let ms = Math.round(seconds * 1000);
-  let out = '';
-  for (const [unit, size] of [['d', 86400000], ['h', 3600000], ['m', 60000], ['s', 1000], ['ms', 1]] as const) {
-    if (ms >= size) {
-      out += `${Math.floor(ms / size)}${unit}`;
-      ms %= size;
-    }
-  }
-  return out;
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOutgoingMessage, isRetryFolder, messageFileKind, parseOriginalSender, queueOfFolder, stemOf } from './layout.js';
+import { isOutgoingMessage, messageFileKind, parseOriginalSender, queueOfFolder, stemOf } from './layout.js';
 
 describe('parseOriginalSender', () => {
   it.each([
@@ -31,10 +31,6 @@ describe('queue folders and files', () => {
     ['domaine.com', undefined],
   ])('%s is %s', (folder, queue) => {
     expect(queueOfFolder(folder)).toBe(queue);
-  });
-
-  it('knows the retry queue', () => {
-    expect([isRetryFolder('_outgoing/retry'), isRetryFolder('_outgoing/priority_2'), isRetryFolder('_outgoing')]).toEqual([true, true, false]);
   });
 
   it('classifies message files by extension', () => {

@@ -24,11 +24,6 @@ export function queueOfFolder(folder: string): QueueName | undefined {
   return undefined;
 }
 
-/** IceWarp staff count `retry/` plus `priority_*` as the retry queue. */
-export function isRetryFolder(folder: string): boolean {
-  return folder === `${OUTGOING}/retry` || /^_outgoing\/priority_\d+$/.test(folder);
-}
-
 export type MessageFileKind = 'tmp' | 'dat' | 'tm$';
 
 /** The kind of a queue file by its extension (case-insensitive, as on Windows), or undefined for other files. */
