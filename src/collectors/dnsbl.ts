@@ -4,30 +4,21 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { DnsblChecker, type DnsblSettings } from '../probes/dnsbl.js';
-import { CheckSchedule } from '../probes/schedule.js';
-import type { CollectorStatus, Feature, LandingTable, Running } from './collector.js';
+import type { CollectorStatus, Feature, LandingTable } from './collector.js';
+import { ScheduledCheck } from './scheduledCheck.js';
 
-export class DnsblRunning implements Running {
+export class DnsblRunning extends ScheduledCheck {
   readonly checker: DnsblChecker;
-  private readonly schedule: CheckSchedule;
-  // Active checks never hold readiness: a blocklist that times out says
-  // nothing about whether this exporter can serve its metrics.
-  readonly ready = Promise.resolve();
 
   constructor(settings: DnsblSettings & { interval: number }, log: Logger) {
-    this.checker = new DnsblChecker(settings, log);
-    this.schedule = new CheckSchedule(settings.interval, () => this.checker.runRound());
-    this.schedule.start();
+    const checker = new DnsblChecker(settings, log);
+    super(settings.interval, checker);
+    this.checker = checker;
   }
 
   status(): CollectorStatus | undefined {
     const round = this.checker.lastRound();
     return round && { success: round.errors === 0, durationSeconds: round.durationSeconds };
-  }
-
-  async stop(): Promise<void> {
-    this.checker.stop();
-    await this.schedule.stop();
   }
 
   landingTable(): LandingTable {

@@ -4,31 +4,22 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
-import { CheckSchedule } from '../probes/schedule.js';
 import { OpenRelayProbe, type RelayProbeSettings } from '../probes/smtpProbe.js';
-import type { CollectorStatus, Feature, LandingTable, Running } from './collector.js';
+import type { CollectorStatus, Feature, LandingTable } from './collector.js';
+import { ScheduledCheck } from './scheduledCheck.js';
 
-export class RelayProbeRunning implements Running {
+export class RelayProbeRunning extends ScheduledCheck {
   readonly probe: OpenRelayProbe;
-  private readonly schedule: CheckSchedule;
-  // Active checks never hold readiness: a hanging SMTP peer says nothing
-  // about whether this exporter can serve its metrics.
-  readonly ready = Promise.resolve();
 
   constructor(settings: RelayProbeSettings & { interval: number }, log: Logger) {
-    this.probe = new OpenRelayProbe(settings, log);
-    this.schedule = new CheckSchedule(settings.interval, () => this.probe.runRound());
-    this.schedule.start();
+    const probe = new OpenRelayProbe(settings, log);
+    super(settings.interval, probe);
+    this.probe = probe;
   }
 
   status(): CollectorStatus | undefined {
     const round = this.probe.lastRound();
     return round && { success: round.failures === 0, durationSeconds: round.durationSeconds };
-  }
-
-  async stop(): Promise<void> {
-    this.probe.stop();
-    await this.schedule.stop();
   }
 
   landingTable(): LandingTable {
