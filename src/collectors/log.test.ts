@@ -30,9 +30,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function render(extraConfig = ''): Promise<string> {
+async function render(extraConfig = '', extraIcewarp = ''): Promise<string> {
+  const positions = join(dir, `positions-${Math.random()}.json`);
   const config = loadConfig(
-    `icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'positions.json')}\n${extraConfig}`,
+    `icewarp:\n  log_directory: ${join(dir, 'smtp')}\n${extraIcewarp}start_at: beginning\npositions_file: ${positions}\n${extraConfig}`,
   );
   pipeline = new LogPipeline(config, silentLogger, { watch: false });
   await pipeline.ready;
@@ -118,6 +119,15 @@ describe('log collector', () => {
     expect(sample(text, 'mailrelay_account_recipients_total{account="contact@domaine.com",destination="external"}')).toBe(0);
     expect(sample(text, 'mailrelay_account_recipients_total{account="contact@domaine.com",destination="local"}')).toBe(2);
     expect(sample(text, 'mailrelay_account_recipients_total{account="info@domaine.com",destination="external"}')).toBe(3);
+  });
+
+  it('reads HH:MM:SS in the zone of log_time_zone', async () => {
+    const text = await render('');
+    // The day file's last line is 08:05:00: UTC by default; in Paris on 28 November (CET, +01:00), 07:05:00 UTC.
+    expect(sample(text, 'mailrelay_log_last_line_timestamp_seconds')).toBe(Date.UTC(2026, 10, 28, 8, 5, 0) / 1000);
+    await pipeline!.stop();
+    const paris = await render('', '  log_time_zone: Europe/Paris\n');
+    expect(sample(paris, 'mailrelay_log_last_line_timestamp_seconds')).toBe(Date.UTC(2026, 10, 28, 7, 5, 0) / 1000);
   });
 
   it('reports nothing while the feature is off', async () => {

@@ -30,6 +30,7 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
     ['invalid-ip.yml', 'invalid-ip.yml:2: dnsbl.ips[0]: must be an IPv4 or IPv6 address'],
     ['invalid-hostport.yml', 'invalid-hostport.yml:2: relay_probe.targets[0]: must be host:port'],
     ['invalid-mailbox.yml', 'invalid-mailbox.yml:3: relay_probe.mail_from: must be an email address'],
+    ['invalid-time-zone.yml', 'invalid-time-zone.yml:3: icewarp.log_time_zone: must be UTC, Local, an offset such as +02:00, or an IANA zone'],
     ['invalid-duplicate-key.yml', 'invalid-duplicate-key.yml:2: invalid YAML: Map keys must be unique'],
   ];
 
@@ -46,7 +47,12 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
 describe('loadConfig: valid files', () => {
   it('accepts every documented key', () => {
     const c = loadConfig(read('valid-full.yml'), 'valid-full.yml');
-    expect(c.icewarp).toEqual({ log_directory: '/opt/icewarp/logs/smtp', log_file_pattern: 's*.log', mail_directory: '/opt/icewarp/mail' });
+    expect(c.icewarp).toEqual({
+      log_directory: '/opt/icewarp/logs/smtp',
+      log_file_pattern: 's*.log',
+      log_time_zone: 'Europe/Paris',
+      mail_directory: '/opt/icewarp/mail',
+    });
     expect(c.local_domains).toEqual(['domaine.com', '*.domaine.com']);
     expect(c.detection.window).toBe(3600);
     expect(c.spool.rescan_interval).toBe(300);
@@ -66,7 +72,7 @@ describe('loadConfig: valid files', () => {
     const d = defaultConfig();
     expect([d.icewarp.log_directory, d.icewarp.mail_directory, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined, undefined]);
     expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20 });
-    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern]).toEqual(['end', './data/positions.json', 's*.log']);
+    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern, d.icewarp.log_time_zone]).toEqual(['end', './data/positions.json', 's*.log', 'UTC']);
   });
 
   it('gives an optional section its own defaults when present', () => {

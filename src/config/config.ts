@@ -17,6 +17,7 @@ import {
   required,
   section,
   string,
+  timeZone,
   withDefault,
   type Infer,
   type Issue,
@@ -37,6 +38,8 @@ export const configSchema = object({
     /** Enables the log pipeline. */
     log_directory: string,
     log_file_pattern: withDefault(string, 's*.log'),
+    /** The zone of the logs' HH:MM:SS times: UTC, Local, +02:00, or an IANA name such as Europe/Paris. */
+    log_time_zone: withDefault(timeZone, 'UTC'),
     /** Enables the spool collector. */
     mail_directory: string,
   }),

@@ -2,6 +2,7 @@
 // YAML value and reports problems by key path, so errors can name the key and
 // (through the YAML document) its line. Defaults live here, in one place.
 import { isIP } from 'node:net';
+import { isTimeZone } from '../icewarp/timezone.js';
 import { parseDuration } from './duration.js';
 
 export interface Issue {
@@ -48,6 +49,9 @@ export const duration = leaf('a duration such as 30s, 15m or 1h', (v) => {
   const s = typeof v === 'string' ? parseDuration(v) : undefined;
   return s !== undefined && s > 0 ? s : undefined;
 });
+export const timeZone = leaf('UTC, Local, an offset such as +02:00, or an IANA zone such as Europe/Paris', (v) =>
+  typeof v === 'string' && isTimeZone(v) ? v : undefined,
+);
 export const ipAddress = leaf('an IPv4 or IPv6 address', (v) => (typeof v === 'string' && isIP(v) ? v : undefined));
 
 export interface HostPort {

@@ -7,12 +7,15 @@
 
 import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
 import { LineScanner, fileDaySeconds } from './line.js';
+import { wallClock, type WallClock } from './timezone.js';
 
 export interface IcewarpSessionsOptions {
   localDomains: LocalDomains;
   emit(fact: SmtpFact): void;
   /** Open sessions kept at most; the oldest is dropped beyond. Default 20,000. */
   maxOpenSessions?: number;
+  /** The zone of `HH:MM:SS` times (see timezone.ts). Default UTC. */
+  timeZone?: string;
 }
 
 export interface IcewarpSessionStats {
@@ -169,8 +172,10 @@ export class IcewarpSessions {
   /** Last file's name and day, to skip the map lookup on the hot path. */
   private lastFile = '';
   private lastFileDay: number | undefined = undefined;
+  private toUtc: WallClock;
 
   constructor(opts: IcewarpSessionsOptions) {
+    this.toUtc = wallClock(opts.timeZone ?? 'UTC');
     this.localDomains = opts.localDomains;
     this.emit = opts.emit;
     this.maxOpenSessions = opts.maxOpenSessions ?? 20_000;
@@ -189,6 +194,10 @@ export class IcewarpSessions {
     this.localDomains = localDomains;
   }
 
+  setTimeZone(zone: string): void {
+    this.toUtc = wallClock(zone);
+  }
+
   feedLines(file: string, lines: readonly string[]): void {
     for (let i = 0; i < lines.length; i++) this.feed(file, lines[i] as string);
   }
@@ -205,7 +214,7 @@ export class IcewarpSessions {
       const day = this.dayOf(file);
       // A file name without a date: keep the day of the last known time.
       const base = day ?? (Number.isNaN(this.lastTime) ? 0 : Math.floor(this.lastTime / 86400) * 86400);
-      time = base + s.timeValue;
+      time = this.toUtc(base + s.timeValue);
       this.lastTime = time;
     } else if (s.timeKind === 2) {
       time = s.timeValue;

@@ -37,6 +37,7 @@ export class LogPipeline implements Running {
     this.book = new AccountBook(accountLimits(config));
     this.sessions = new IcewarpSessions({
       localDomains: new LocalDomains(config.local_domains),
+      timeZone: config.icewarp.log_time_zone,
       emit: (fact) => this.book.apply(fact),
     });
     this.tailer = new LogTailer({
@@ -60,11 +61,12 @@ export class LogPipeline implements Running {
     logger.info('following IceWarp SMTP logs', { directory, pattern: config.icewarp.log_file_pattern });
   }
 
-  /** local_domains, limits and the window change in place: counters keep their history. */
+  /** local_domains, the log time zone, limits and the window change in place: counters keep their history. */
   reconfigure(config: Config): boolean {
     if (JSON.stringify(tailSettings(config)) !== JSON.stringify(tailSettings(this.config))) return false;
     this.config = config;
     this.sessions.setLocalDomains(new LocalDomains(config.local_domains));
+    this.sessions.setTimeZone(config.icewarp.log_time_zone);
     this.book.setLimits(accountLimits(config));
     return true;
   }
