@@ -106,3 +106,53 @@ export function plannedFromEntries(action: PlannedMove['action'], entries: Journ
     ...(e.keep !== undefined ? { keep: e.keep } : {}),
   }));
 }
+
+export interface RunResults {
+  journal: string;
+  results: EntryResult[];
+}
+
+export interface RunReport {
+  /** e.g. "queue quarantine". */
+  command: string;
+  apply: boolean;
+  mailDir: string;
+  unfinished: UnfinishedRun[];
+  planned: PlannedMove[];
+  /** Reported by the commands that skip files. */
+  skipped?: Skipped[];
+  results: RunResults[];
+  /** Reported by the commands that scan folders. */
+  warnings?: string[];
+  /** The verb of the dry-run hint: "move" or "requeue". */
+  verb: string;
+}
+
+/** Prints a command's plan (dry run) or outcome, as JSON or text; returns the exit code: 1 when a move met a conflict. */
+export function reportRun(io: AdminIo, r: RunReport, opts: { json: boolean; verbose: boolean }): number {
+  if (opts.json) {
+    io.out(
+      JSON.stringify({
+        command: r.command,
+        dryRun: !r.apply,
+        mailDir: r.mailDir,
+        unfinished: r.unfinished,
+        plan: r.planned,
+        ...(r.skipped ? { skipped: r.skipped } : {}),
+        totals: planTotals(r.planned),
+        results: r.results,
+        ...(r.warnings ? { warnings: r.warnings } : {}),
+      }) + '\n',
+    );
+  } else {
+    // After --apply the unfinished runs were finished first: their outcomes are among the results.
+    const unfinished = r.apply ? [] : r.unfinished;
+    const skipped = r.skipped ?? [];
+    printPlanText(io, unfinished, r.planned, skipped, opts.verbose);
+    printTotalsText(io, r.planned, unfinished, skipped);
+    for (const x of r.results) printOutcomeText(io, x.journal, x.results);
+    for (const w of r.warnings ?? []) io.err(`warning: ${w}\n`);
+    if (!r.apply && (r.planned.length || r.unfinished.length)) io.out(`dry run: nothing was moved; add --apply to ${r.verb} these files\n`);
+  }
+  return r.results.some((x) => x.results.some((e) => e.outcome === 'conflict')) ? 1 : 0;
+}

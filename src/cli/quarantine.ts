@@ -5,8 +5,8 @@
 import { queueOfFolder } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { MailDirectory, sha256File } from './durable.js';
-import { executeMoves, Journal, RunLock, type EntryResult, type JournalEntry } from './journal.js';
-import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type UnfinishedRun } from './plan.js';
+import { executeMoves, Journal, RunLock, type JournalEntry } from './journal.js';
+import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type RunResults, type UnfinishedRun } from './plan.js';
 import { listOutgoing, outgoingFolders, type OutgoingMessage } from './scan.js';
 
 export const MANIFEST = 'manifest.jsonl';
@@ -99,7 +99,7 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
 
   const pending = await unfinishedRuns(mail);
   const unfinished: UnfinishedRun[] = pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  const results: { journal: string; results: EntryResult[] }[] = [];
+  const results: RunResults[] = [];
   if (apply) {
     for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
   }
@@ -119,20 +119,13 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
   }
 
-  const conflicts = results.some((r) => r.results.some((x) => x.outcome === 'conflict'));
-  if (json) {
-    io.out(
-      JSON.stringify({ command: 'queue quarantine', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, totals: planTotals(planned), results, warnings }) + '\n',
-    );
-  } else {
-    printPlanText(io, apply ? [] : unfinished, planned, [], flags.boolean('verbose'));
-    printTotalsText(io, planned, apply ? [] : unfinished, []);
-    for (const r of results) printOutcomeText(io, r.journal, r.results);
-    for (const w of warnings) io.err(`warning: ${w}\n`);
-    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to move these files\n');
-    if (apply && entries.length) io.out(`manifest: ${mail.abs(`${runDir}/${MANIFEST}`)}\n`);
-  }
-  return conflicts ? 1 : 0;
+  const code = reportRun(
+    io,
+    { command: 'queue quarantine', apply, mailDir: mail.root, unfinished, planned, results, warnings, verb: 'move' },
+    { json, verbose: flags.boolean('verbose') },
+  );
+  if (!json && apply && entries.length) io.out(`manifest: ${mail.abs(`${runDir}/${MANIFEST}`)}\n`);
+  return code;
 }
 
 /** The manifest lines; the sha256 is computed only for a real run (a dry run stays quick on a flooded queue). */

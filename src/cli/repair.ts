@@ -8,8 +8,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { INCOMING } from '../spool/layout.js';
 import { parseCommandFlags, requireString, UsageError } from './args.js';
 import { lstatOrUndefined, MailDirectory, sha256File, UnsafePathError } from './durable.js';
-import { executeMoves, Journal, RunLock, type EntryResult, type JournalEntry } from './journal.js';
-import { printOutcomeText, printPlanText, printTotalsText, planTotals, SMTP_WARNING, type AdminIo, type PlannedMove, type Skipped } from './plan.js';
+import { executeMoves, Journal, RunLock, type JournalEntry } from './journal.js';
+import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
 import { scanIncomingFolder } from './scan.js';
 
 export const REPAIR_HELP = `usage: mailrelay-exporter incoming repair --dir DIR/_incoming.bak [--to DIR/_incoming] [--apply] [--json]
@@ -60,7 +60,7 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, REPAIR_NAME)) pending.push(await Journal.load(mail, path));
-  const results: { journal: string; results: EntryResult[] }[] = [];
+  const results: RunResults[] = [];
   if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
 
   const warnings: string[] = [];
@@ -100,16 +100,11 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   }
 
   const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  if (flags.boolean('json')) {
-    io.out(JSON.stringify({ command: 'incoming repair', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, skipped, totals: planTotals(planned), results, warnings }) + '\n');
-  } else {
-    printPlanText(io, unfinished, planned, skipped, flags.boolean('verbose'));
-    printTotalsText(io, planned, unfinished, skipped);
-    for (const r of results) printOutcomeText(io, r.journal, r.results);
-    for (const w of warnings) io.err(`warning: ${w}\n`);
-    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to move these files\n');
-  }
-  return results.some((r) => r.results.some((x) => x.outcome === 'conflict')) ? 1 : 0;
+  return reportRun(
+    io,
+    { command: 'incoming repair', apply, mailDir: mail.root, unfinished, planned, skipped, results, warnings, verb: 'move' },
+    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+  );
 }
 
 /** The sha256 of each file; a pair one of whose files is gone meanwhile is left out whole (never half a pair). */

@@ -12,7 +12,7 @@ import { parseCommandFlags, parseSizes, requireString, UsageError } from './args
 import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
 import { Journal, moveGroup, RunLock, summarise, type EntryResult, type JournalEntry } from './journal.js';
 import { parseFromHeaderArg, withFromHeader } from './message.js';
-import { printOutcomeText, printPlanText, printTotalsText, planTotals, SMTP_WARNING, type AdminIo, type PlannedMove, type Skipped } from './plan.js';
+import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 import { freeName } from './restore.js';
 import { listFolder, type QueueFile } from './scan.js';
@@ -80,7 +80,7 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, REQUEUE_NAME)) pending.push(await Journal.load(mail, path));
-  const results: { journal: string; results: EntryResult[] }[] = [];
+  const results: RunResults[] = [];
   if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeRequeue(j, io.step) });
   const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
 
@@ -142,16 +142,11 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   }
 
   const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  if (flags.boolean('json')) {
-    io.out(JSON.stringify({ command: 'queue requeue', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, skipped, totals: planTotals(planned), results, warnings }) + '\n');
-  } else {
-    printPlanText(io, unfinished, planned, skipped, flags.boolean('verbose'));
-    printTotalsText(io, planned, unfinished, skipped);
-    for (const r of results) printOutcomeText(io, r.journal, r.results);
-    for (const w of warnings) io.err(`warning: ${w}\n`);
-    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to requeue these files\n');
-  }
-  return results.some((r) => r.results.some((x) => x.outcome === 'conflict')) ? 1 : 0;
+  return reportRun(
+    io,
+    { command: 'queue requeue', apply, mailDir: mail.root, unfinished, planned, skipped, results, warnings, verb: 'requeue' },
+    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+  );
 }
 
 /** Files under `folder`, depth first, skipping the target folder and, unless SRC is inside it, the quarantine. */

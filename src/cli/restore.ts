@@ -7,8 +7,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { describeFsError, lstatOrUndefined, MailDirectory, UnsafePathError } from './durable.js';
-import { executeMoves, Journal, RunLock, runStamp, type EntryResult, type JournalEntry } from './journal.js';
-import { printOutcomeText, printPlanText, printTotalsText, planTotals, plannedFromEntries, SMTP_WARNING, type AdminIo, type Skipped } from './plan.js';
+import { executeMoves, Journal, RunLock, runStamp, type JournalEntry } from './journal.js';
+import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type RunResults, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 
 export const RESTORE_HELP = `usage: mailrelay-exporter queue restore --manifest FILE [--sender ADDR] [--size BYTES] [--to-folder FOLDER] [--apply] [--json]
@@ -83,7 +83,7 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   for (const path of await Journal.findUnfinished(mail, RESTORE_NAME)) {
     if (dirname(path) === runDir) pending.push(await Journal.load(mail, path));
   }
-  const results: { journal: string; results: EntryResult[] }[] = [];
+  const results: RunResults[] = [];
   if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
   const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
 
@@ -124,15 +124,11 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   }
 
   const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  if (flags.boolean('json')) {
-    io.out(JSON.stringify({ command: 'queue restore', dryRun: !apply, mailDir: mail.root, unfinished, plan: planned, skipped, totals: planTotals(planned), results }) + '\n');
-  } else {
-    printPlanText(io, unfinished, planned, skipped, flags.boolean('verbose'));
-    printTotalsText(io, planned, unfinished, skipped);
-    for (const r of results) printOutcomeText(io, r.journal, r.results);
-    if (!apply && (planned.length || unfinished.length)) io.out('dry run: nothing was moved; add --apply to move these files\n');
-  }
-  return results.some((r) => r.results.some((x) => x.outcome === 'conflict')) ? 1 : 0;
+  return reportRun(
+    io,
+    { command: 'queue restore', apply, mailDir: mail.root, unfinished, planned, skipped, results, verb: 'move' },
+    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+  );
 }
 
 /** `<folder>/<stem>.tmp`, or `<stem>_N.tmp` when that name exists or is already planned. */
