@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'alerts/**/*.test.ts', 'dashboards/**/*.test.ts', 'helm/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'alerts/**/*.test.ts', 'dashboards/**/*.test.ts', 'helm/**/*.test.ts', 'bench/**/*.test.ts'],
     // e2e tests start real processes; on 2 cores, give them room.
     testTimeout: 30_000,
     hookTimeout: 60_000,
