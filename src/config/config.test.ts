@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfig } from './config.js';
-import { parseDuration } from './duration.js';
+import { MAX_TIMER_MS, parseDuration, timerDelayMs } from './duration.js';
 
 const testdata = new URL('./testdata/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, testdata), 'utf8');
@@ -32,6 +32,12 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
     ['invalid-mailbox.yml', 'invalid-mailbox.yml:3: relay_probe.mail_from: must be an email address'],
     ['invalid-time-zone.yml', 'invalid-time-zone.yml:3: icewarp.log_time_zone: must be UTC, Local, an offset such as +02:00, or an IANA zone'],
     ['invalid-duplicate-key.yml', 'invalid-duplicate-key.yml:2: invalid YAML: Map keys must be unique'],
+    ['invalid-interval-beyond-timers.yml', 'invalid-interval-beyond-timers.yml:3: spool.rescan_interval: must be at most 24d: Node timers cannot wait longer'],
+    ['invalid-interval-years.yml', 'invalid-interval-years.yml:3: dnsbl.interval: must be at most 24d: Node timers cannot wait longer'],
+    ['invalid-interval-too-short.yml', 'invalid-interval-too-short.yml:3: spool.rescan_interval: must be at least 1s: a shorter period keeps a core busy, got "1ms"'],
+    ['invalid-probe-interval-too-short.yml', 'invalid-probe-interval-too-short.yml:3: relay_probe.interval: must be at least 1s'],
+    ['invalid-timeout-beyond-timers.yml', 'invalid-timeout-beyond-timers.yml:3: relay_probe.timeout: must be at most 24d: Node timers cannot wait longer'],
+    ['invalid-window-too-short.yml', 'invalid-window-too-short.yml:2: detection.window: must be at least 1s: log times are counted in whole seconds'],
   ];
 
   it('covers every invalid fixture', () => {
@@ -85,6 +91,21 @@ describe('loadConfig: valid files', () => {
     expect(() => loadConfig('start_at: x\nlimits:\n  max_accounts: -1\n', 'c.yml')).toThrow(
       /c\.yml:1: start_at: .*\nc\.yml:3: limits\.max_accounts: /,
     );
+  });
+});
+
+describe('durations used as timers', () => {
+  it('accepts the bounds themselves, and defaults inside them', () => {
+    const c = loadConfig('spool: {rescan_interval: 1s}\ndnsbl: {ips: [192.0.2.1], interval: 24d, timeout: 24d}\ndetection: {window: 1s}\n');
+    expect([c.spool.rescan_interval, c.dnsbl?.interval, c.dnsbl?.timeout, c.detection.window]).toEqual([1, 24 * 86400, 24 * 86400, 1]);
+    expect(loadConfig('relay_probe: {targets: ["mx:25"], timeout: 1ms}\n').relay_probe?.timeout).toBe(0.001);
+  });
+
+  it('keeps every bound below what a Node timer can wait', () => {
+    expect(() => loadConfig('spool: {rescan_interval: 24d1s}\n')).toThrow(/must be at most 24d/);
+    expect(parseDuration('24d')! * 1000).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(timerDelayMs(parseDuration('100y')! * 1000)).toBe(MAX_TIMER_MS);
+    expect(timerDelayMs(-5)).toBe(0);
   });
 });
 

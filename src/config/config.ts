@@ -6,10 +6,11 @@ import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import {
   boolean,
   domainPattern,
-  duration,
   hostPort,
+  interval,
   ipAddress,
   list,
+  logWindow,
   mailbox,
   object,
   oneOf,
@@ -17,6 +18,7 @@ import {
   required,
   section,
   string,
+  timeout,
   timeZone,
   withDefault,
   type Infer,
@@ -47,7 +49,7 @@ export const configSchema = object({
   start_at: withDefault(oneOf('end', 'beginning'), 'end'),
   positions_file: withDefault(string, './data/positions.json'),
   detection: object({
-    window: withDefault(duration, 3600),
+    window: withDefault(logWindow, 3600),
   }),
   limits: object({
     max_accounts: withDefault(positiveInt, 10000),
@@ -56,21 +58,21 @@ export const configSchema = object({
   }),
   spool: object({
     /** Full rescans heal file events the watcher missed. */
-    rescan_interval: withDefault(duration, 300),
+    rescan_interval: withDefault(interval, 300),
   }),
   dnsbl: section({
     ips: required(list(ipAddress, { nonEmpty: true })),
     zones: withDefault(list(domainPattern, { nonEmpty: true }), DEFAULT_DNSBL_ZONES),
-    interval: withDefault(duration, 900),
-    timeout: withDefault(duration, 5),
+    interval: withDefault(interval, 900),
+    timeout: withDefault(timeout, 5),
     /** Default: the system's resolvers. */
     resolver: hostPort,
     concurrency: withDefault(positiveInt, 8),
   }),
   relay_probe: section({
     targets: required(list(hostPort, { nonEmpty: true })),
-    interval: withDefault(duration, 3600),
-    timeout: withDefault(duration, 10),
+    interval: withDefault(interval, 3600),
+    timeout: withDefault(timeout, 10),
     mail_from: withDefault(mailbox, 'relay-probe@example.org'),
     rcpt_to: withDefault(mailbox, 'relay-probe@example.net'),
     starttls: withDefault(boolean, false),

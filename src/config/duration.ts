@@ -23,3 +23,16 @@ export function parseDuration(text: string): number | undefined {
   }
   return seconds;
 }
+
+/**
+ * The longest delay a Node timer waits: beyond 2^31-1 ms (24.8 days)
+ * setTimeout and setInterval fire after 1 ms instead, so a "30d" interval
+ * would spin a core. The config refuses such durations; code that computes
+ * a delay clamps to it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay a timer can wait: at least 0, at most MAX_TIMER_MS. */
+export function timerDelayMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}

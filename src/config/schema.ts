@@ -3,7 +3,7 @@
 // (through the YAML document) its line. Defaults live here, in one place.
 import { isIP } from 'node:net';
 import { isTimeZone } from '../icewarp/timezone.js';
-import { parseDuration } from './duration.js';
+import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
 export interface Issue {
   path: (string | number)[];
@@ -49,6 +49,41 @@ export const duration = leaf('a duration such as 30s, 15m or 1h', (v) => {
   const s = typeof v === 'string' ? parseDuration(v) : undefined;
   return s !== undefined && s > 0 ? s : undefined;
 });
+
+/** A bound of a duration: the text users read in the error, and why it is there. */
+interface DurationBound {
+  text: string;
+  reason: string;
+}
+
+/** A duration between bounds; the error gives the bound and its reason ("must be at most 24d: …"). */
+function durationWithin(bounds: { min?: DurationBound; max?: DurationBound }): Node<number> {
+  const min = bounds.min && parseDuration(bounds.min.text)!;
+  const max = bounds.max && parseDuration(bounds.max.text)!;
+  return {
+    expected: `a duration${bounds.min ? ` of at least ${bounds.min.text}` : ''}${bounds.max ? `${bounds.min ? ' and' : ' of'} at most ${bounds.max.text}` : ''}, such as 30s, 15m or 1h`,
+    check(value, path, issues) {
+      const s = duration.check(value, path, issues);
+      if (s === undefined) return undefined;
+      const got = `, got ${JSON.stringify(value)}`;
+      if (min !== undefined && s < min) issues.push({ path, message: `must be at least ${bounds.min!.text}: ${bounds.min!.reason}${got}` });
+      else if (max !== undefined && s > max) issues.push({ path, message: `must be at most ${bounds.max!.text}: ${bounds.max!.reason}${got}` });
+      else return s;
+      return undefined;
+    },
+  };
+}
+
+// 24d, not 24d20h31m: a round bound users can remember, below MAX_TIMER_MS.
+const TIMER_MAX: DurationBound = { text: '24d', reason: 'Node timers cannot wait longer (2^31-1 ms, 24.8 days)' };
+if (parseDuration(TIMER_MAX.text)! * 1000 > MAX_TIMER_MS) throw new Error('TIMER_MAX is beyond what a Node timer can wait');
+
+/** How often something periodic runs (rescans, check rounds): a timer's period, so neither a busy loop nor past the timer range. */
+export const interval = durationWithin({ min: { text: '1s', reason: 'a shorter period keeps a core busy' }, max: TIMER_MAX });
+/** How long to wait for an answer (DNS, SMTP): a timer's delay. */
+export const timeout = durationWithin({ max: TIMER_MAX });
+/** A window of log time: log times have whole seconds. */
+export const logWindow = durationWithin({ min: { text: '1s', reason: 'log times are counted in whole seconds' } });
 export const timeZone = leaf('UTC, Local, an offset such as +02:00, or an IANA zone such as Europe/Paris', (v) =>
   typeof v === 'string' && isTimeZone(v) ? v : undefined,
 );

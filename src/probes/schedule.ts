@@ -1,9 +1,7 @@
 // Runs a check round now and then every interval, never two at once, so a
 // slow round (DNS timeouts, a hanging SMTP peer) delays the next one instead
 // of piling up. Scrapes never wait for a round: they read the last results.
-
-/** setTimeout fires at once for delays above 2^31-1 ms; a "1y" interval must not become a busy loop. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { timerDelayMs } from '../config/duration.js';
 
 export class CheckSchedule {
   private timer: NodeJS.Timeout | undefined;
@@ -39,7 +37,8 @@ export class CheckSchedule {
       .finally(() => {
         this.inFlight = undefined;
         if (this.stopped) return;
-        const wait = Math.min(MAX_TIMER_MS, Math.max(0, this.intervalSeconds * 1000 - (Date.now() - started)));
+        // Clamped: the config refuses periods beyond the timer range, and a longer one must not become a busy loop.
+        const wait = timerDelayMs(this.intervalSeconds * 1000 - (Date.now() - started));
         this.timer = setTimeout(() => this.tick(), wait);
         // The HTTP server keeps the process alive; a pending check must not.
         this.timer.unref();
