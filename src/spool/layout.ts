@@ -1,7 +1,8 @@
 // What the IceWarp mail directory holds, as far as the queues go: which
 // folders are queues, which files are messages, and who sent them. Pure
-// (no I/O) except readHead. Shared by the spool collector and the admin
+// (no I/O) except readHead and readHeadSync. Shared by the spool collector and the admin
 // commands, so both count exactly the same things.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export type QueueName = 'outgoing' | 'incoming';
@@ -67,10 +68,46 @@ export function parseOriginalSender(head: string): string | undefined {
   return m[1]!.toLowerCase().replace(/[\u0000-\u001f\u007f]/g, '\ufffd').slice(0, MAX_SENDER_LENGTH);
 }
 
+/**
+ * How queue files are opened. A FIFO or a device swapped in for a `.tmp`
+ * between a listing and the open would block a plain open(2) until some
+ * writer shows up (forever, and with it the event loop or a libuv thread):
+ * O_NONBLOCK makes such an open return at once, O_NOFOLLOW refuses a symlink
+ * swapped in (ELOOP), and the caller checks fstat says a regular file.
+ */
+export const QUEUE_FILE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+/** A queue file that turned out, once opened, not to be a regular file (a FIFO, a device, a folder). */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+  constructor(path: string | Buffer) {
+    super(`${String(path)}: not a regular file`);
+    this.name = 'NotRegularFileError';
+  }
+}
+
+/** Whether an error from opening or reading a queue file means "not a regular file here (any more)": not a message. */
+export function isNotRegularFile(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'ENOTREG' || code === 'ELOOP' || code === 'EISDIR';
+}
+
+/** Reads the start of a queue file into buf without ever blocking on a non-regular file; returns the bytes read. */
+export function readHeadSync(path: string | Buffer, buf: Buffer): number {
+  const fd = openSync(path, QUEUE_FILE_OPEN_FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw new NotRegularFileError(path);
+    return readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads at most `bytes` from the start of a file, decoded as latin1 so no byte is lost or rejected. */
 export async function readHead(path: string, bytes = HEAD_BYTES): Promise<string> {
-  const handle = await open(path, 'r');
+  const handle = await open(path, QUEUE_FILE_OPEN_FLAGS);
   try {
+    if (!(await handle.stat()).isFile()) throw new NotRegularFileError(path);
     const buf = Buffer.allocUnsafe(bytes);
     const { bytesRead } = await handle.read(buf, 0, bytes, 0);
     return buf.toString('latin1', 0, bytesRead);

@@ -2,6 +2,7 @@
 // full scan, live changes through real file events, and the faults a real
 // queue has. Faults a root user cannot cause (an unreadable folder) are
 // injected through the SpoolFs layer around the real calls.
+import { execFileSync, spawn } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -327,6 +328,50 @@ describe('SpoolScanner faults', () => {
     expect(folder(snap, '_outgoing/retry')).toBeUndefined();
     expect(folder(snap, '_outgoing')!.messages).toBe(truth.folders['_outgoing']!.messages + 4);
     expect(snap.topSenders).toContainEqual({ sender: 'late@x.org', messages: 4 });
+  });
+});
+
+describe('SpoolScanner and files swapped for something else', () => {
+  it('never blocks on a FIFO swapped in for a message between its lstat and its open', async () => {
+    const dir = tempDir();
+    const out = join(dir, '_outgoing');
+    mkdirSync(out);
+    writeFileSync(join(out, 'a.tmp'), 'Original Sender: <a@b.c>\r\n\r\nbody');
+    writeFileSync(join(out, 'swapped.tmp'), 'Original Sender: <evil@x.org>\r\n\r\nbody');
+    const swapped = join(out, 'swapped.tmp');
+    let swaps = 0;
+    const swapping: SpoolFs = {
+      ...nodeSpoolFs,
+      lstat(p) {
+        const st = nodeSpoolFs.lstat(p);
+        if (String(p) === swapped && st?.isFile()) {
+          // The lstat saw a message; by the open, a FIFO stands in its place.
+          unlinkSync(swapped);
+          execFileSync('mkfifo', [swapped]);
+          swaps++;
+        }
+        return st;
+      },
+    };
+    // A writer that opens the FIFO 2 s later: a blocking open would wait for it, and stall the event loop that long.
+    const writer = spawn('sh', ['-c', `sleep 2; exec 3> '${swapped}'`], { stdio: 'ignore' });
+    cleanups.push(() => void writer.kill('SIGKILL'));
+    let longestStallMs = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      longestStallMs = Math.max(longestStallMs, performance.now() - last);
+      last = performance.now();
+    }, 10);
+    cleanups.push(() => clearInterval(ticker));
+    const s = scanner(dir, { fs: swapping });
+    await s.ready;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(swaps).toBe(1);
+    expect(longestStallMs).toBeLessThan(1000);
+    // The FIFO is no message; the scan goes on with the rest, and it is not a read error.
+    expect(folder(s.snapshot(), '_outgoing')).toMatchObject({ messages: 1 });
+    expect(s.snapshot().topSenders).toEqual([{ sender: 'a@b.c', messages: 1 }]);
+    expect(s.scanErrors()).toBe(0);
   });
 });
 

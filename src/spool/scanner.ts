@@ -13,7 +13,7 @@
 // threads and took 6-12 s here; the same calls made synchronously take under
 // 1 s. Each slice runs at most SLICE_MS before yielding, so a scrape waits at
 // most that long.
-import { lstatSync, openSync, readSync, closeSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstatSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -23,10 +23,12 @@ import {
   INCOMING_BAK,
   OUTGOING,
   UNKNOWN_SENDER,
+  isNotRegularFile,
   isOutgoingMessage,
   messageFileKind,
   parseOriginalSender,
   queueOfFolder,
+  readHeadSync,
 } from './layout.js';
 import { SpoolSummary, type SpoolSnapshot } from './summary.js';
 
@@ -47,7 +49,7 @@ export interface SpoolFs {
   opendir(path: string): Promise<AsyncIterable<QueueDirent>>;
   /** lstat; undefined when the path does not exist. */
   lstat(path: string | Buffer): Stats | undefined;
-  /** Reads the start of a file into buf; returns the bytes read. */
+  /** Reads the start of a regular file into buf, never blocking (see readHeadSync); returns the bytes read. */
   readHead(path: string | Buffer, buf: Buffer): number;
   watch(path: string, listener: (event: string, filename: Buffer | null) => void): FSWatcher;
 }
@@ -56,14 +58,7 @@ export const nodeSpoolFs: SpoolFs = {
   // Node types Dir entries as string names; with encoding 'buffer' they are Buffers.
   opendir: async (path) => (await opendir(path, { bufferSize: 512, encoding: 'buffer' as BufferEncoding })) as unknown as AsyncIterable<QueueDirent>,
   lstat: (path) => lstatSync(path, { throwIfNoEntry: false }),
-  readHead(path, buf) {
-    const fd = openSync(path, 'r');
-    try {
-      return readSync(fd, buf, 0, buf.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  readHead: readHeadSync,
   watch: (path, listener) => watch(path, { persistent: false, encoding: 'buffer' }, (event, filename) => listener(event, filename)),
 };
 
@@ -367,6 +362,11 @@ export class SpoolScanner {
         } catch (err) {
           if (isCode(err, 'ENOENT')) {
             this.forget(folder, name);
+            return;
+          }
+          if (isNotRegularFile(err)) {
+            // Swapped for a FIFO, a symlink or a folder since the lstat: not a message, as the lstat would have said.
+            this.summary.removeFile(folder, name);
             return;
           }
           this.countError(path, err);

@@ -227,6 +227,62 @@ describe('spool collector, end to end', () => {
     expect(await exporter.metrics()).toContain('mailrelay_spool_messages{queue="outgoing",folder="_outgoing/priority_4"} 3');
   });
 
+  it('keeps answering /metrics and /-/healthy while FIFOs are swapped in for queued messages, and counts exactly after', async () => {
+    const root = tempDir();
+    const { mail } = buildQueue(root);
+    const out = join(mail, '_outgoing');
+    const exporter = await startExporter({ configYaml: `icewarp:\n  mail_directory: ${JSON.stringify(mail)}\nspool:\n  rescan_interval: 1s\n` });
+    cleanups.push(() => exporter.stop());
+    await waitFor(async () => (await fetchText(`${exporter.url}/-/ready`)).startsWith('Ready'), { what: 'the first scan' });
+
+    // A hostile local user (or a broken tool) swaps a FIFO in for queued messages, over and over: each of
+    // 20 names is a regular message one moment and a FIFO (no writer, ever) the next, through hard links
+    // and renames, so the exporter's lstat sees a message and its open may meet the FIFO.
+    const stash = join(root, 'stash');
+    mkdirSync(stash);
+    writeFileSync(join(stash, 'message'), 'Original Sender: <swap@x.org>\r\n\r\nbody\r\n');
+    execFileSync('mkfifo', [join(stash, 'fifo')]);
+    const names = Array.from({ length: 20 }, (_, i) => join(out, `SWAP${i}.tmp`));
+    const swapper = spawnChild(process.execPath, [
+      '-e',
+      `const fs = require('node:fs');
+       const [stash, ...names] = process.argv.slice(1);
+       const until = Date.now() + 4000;
+       let cycles = 0;
+       const put = (from, to) => { fs.linkSync(from, to + '.new'); fs.renameSync(to + '.new', to); };
+       while (Date.now() < until) {
+         for (const n of names) put(stash + '/message', n);
+         for (const n of names) put(stash + '/fifo', n);
+         cycles++;
+       }
+       for (const n of names) put(stash + '/message', n);
+       console.log('cycles ' + cycles);`,
+      stash,
+      ...names,
+    ]);
+    cleanups.push(() => swapper.stop());
+
+    // Every probe must answer within 2 s throughout; a blocked event loop answers nothing.
+    let probes = 0;
+    while (swapper.pid > 0 && !(await Promise.race([swapper.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]))) {
+      for (const path of ['/-/healthy', '/metrics']) {
+        const res = await fetch(`${exporter.url}${path}`, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
+          throw new Error(`${path} did not answer within 2 s while FIFOs were swapped in (${err.message})\n${exporter.child.output()}`);
+        });
+        expect(res.status, path).toBe(200);
+        await res.arrayBuffer();
+        probes++;
+      }
+    }
+    const cycles = Number(/cycles (\d+)/.exec(swapper.output())?.[1]);
+    expect(cycles, swapper.output()).toBeGreaterThan(100);
+    expect(probes).toBeGreaterThan(20);
+
+    // The swapping over, every name is a message again: the counts are exact, the FIFOs were never counted.
+    await eventuallyMatches(exporter.metrics, mail, 'the swapped names as messages again');
+    expect(await exporter.metrics()).toContain('mailrelay_spool_sender_messages{sender="swap@x.org"} 20');
+  });
+
   it('reports the other folders and collector_success 0 when a folder cannot be read, and recovers', async () => {
     const root = tempDir();
     const { mail } = buildQueue(root);
