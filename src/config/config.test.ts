@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfig } from './config.js';
+import { defaultPositionsFile } from './paths.js';
 import { MAX_TIMER_MS, parseDuration, timerDelayMs } from './duration.js';
 
 const testdata = new URL('./testdata/', import.meta.url);
@@ -78,7 +79,7 @@ describe('loadConfig: valid files', () => {
     const d = defaultConfig();
     expect([d.icewarp.log_directory, d.icewarp.mail_directory, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined, undefined]);
     expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20 });
-    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern, d.icewarp.log_time_zone]).toEqual(['end', './data/positions.json', 's*.log', 'UTC']);
+    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern, d.icewarp.log_time_zone]).toEqual(['end', defaultPositionsFile(), 's*.log', 'UTC']);
   });
 
   it('gives an optional section its own defaults when present', () => {

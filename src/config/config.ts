@@ -2,7 +2,6 @@
 // that name the file, the line and the key. Pure: reading the file is the
 // caller's business (readConfigFile below is the one I/O helper).
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import {
   boolean,
   domainPattern,
@@ -22,8 +21,11 @@ import {
   timeZone,
   withDefault,
   type Infer,
-  type Issue,
 } from './schema.js';
+import { defaultPositionsFile } from './paths.js';
+import { ConfigError, parseYamlFile } from './yaml.js';
+
+export { ConfigError };
 
 /** Widely used public DNSBL zones that answer without registration for low volumes. */
 export const DEFAULT_DNSBL_ZONES = [
@@ -47,7 +49,8 @@ export const configSchema = object({
   }),
   local_domains: withDefault(list(domainPattern), []),
   start_at: withDefault(oneOf('end', 'beginning'), 'end'),
-  positions_file: withDefault(string, './data/positions.json'),
+  /** Default: $STATE_DIRECTORY under systemd, else /var/lib/mailrelay-exporter, or %ProgramData%\\mailrelay-exporter on Windows. */
+  positions_file: withDefault(string, defaultPositionsFile()),
   detection: object({
     window: withDefault(logWindow, 3600),
   }),
@@ -87,39 +90,9 @@ export function defaultConfig(): Config {
   return configSchema.fallback();
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: { key: string; line?: number; message: string }[],
-    options?: ErrorOptions,
-  ) {
-    super(
-      problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.key ? `${p.key}: ` : ''}${p.message}`).join('\n'),
-      options,
-    );
-    this.name = 'ConfigError';
-  }
-}
-
 /** Parses and validates a config file's text. Throws ConfigError naming file, line and key. */
 export function loadConfig(text: string, file = '<config>'): Config {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ key: '', line: lines.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` })),
-    );
-  }
-  const issues: Issue[] = [];
-  const config = configSchema.check(doc.toJS() ?? {}, [], issues);
-  if (!config) {
-    throw new ConfigError(
-      file,
-      issues.map((i) => ({ key: keyName(i.path), line: lineOf(doc, lines, i.path), message: i.message })),
-    );
-  }
-  return config;
+  return parseYamlFile(configSchema, text, file);
 }
 
 export async function readConfigFile(file: string): Promise<Config> {
@@ -130,31 +103,4 @@ export async function readConfigFile(file: string): Promise<Config> {
     throw new ConfigError(file, [{ key: '', message: `cannot read: ${(err as Error).message}` }], { cause: err });
   }
   return loadConfig(text, file);
-}
-
-function keyName(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** The line of the deepest node on the path that exists in the document. For a key, the key's own line. */
-function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
-  for (let depth = path.length; depth > 0; depth--) {
-    const parentPath = path.slice(0, depth - 1);
-    const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
-    const key = path[depth - 1];
-    if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray(parent.items)) {
-      for (const item of parent.items as unknown[]) {
-        // Map pairs carry the key node; sequences hold the nodes themselves.
-        if (item && typeof item === 'object' && 'key' in item) {
-          const k = (item as { key: unknown }).key;
-          if (isNode(k) && (k as { value?: unknown }).value === key && k.range) return lines.linePos(k.range[0]).line;
-        }
-      }
-      if (typeof key === 'number') {
-        const node = parent.items[key] as unknown;
-        if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-      }
-    }
-  }
-  return undefined;
 }

@@ -152,6 +152,37 @@ export function list<T>(item: Node<T>, opts: { nonEmpty?: boolean } = {}): Node<
   };
 }
 
+/** A mapping whose keys are data (user names), each value checked by `value`. */
+export function record<T>(value: Node<T>): Node<Map<string, T>> {
+  return {
+    expected: `a mapping of names to ${value.expected}`,
+    check(input, path, issues) {
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+        issues.push({ path, message: `must be a mapping, got ${describe(input)}` });
+        return undefined;
+      }
+      const before = issues.length;
+      const out = new Map<string, T>();
+      for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+        const checked = value.check(v, [...path, k], issues);
+        if (checked !== undefined) out.set(k, checked);
+      }
+      return issues.length === before ? out : undefined;
+    },
+  };
+}
+
+/** A key of a known format that this program does not implement: an error that says so, never silently ignored. */
+export function unsupported(why: string): Node<never> {
+  return {
+    expected: 'absent',
+    check(_value, path, issues) {
+      issues.push({ path, message: `not supported by mailrelay-exporter: ${why}` });
+      return undefined;
+    },
+  };
+}
+
 type Shape = Record<string, Node<unknown>>;
 type Out<S extends Shape> = {
   [K in keyof S as S[K] extends { fallback: () => unknown } ? K : never]: S[K] extends Node<infer T> ? T : never;
