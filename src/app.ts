@@ -1,19 +1,21 @@
 // Wires the config, the features (log pipeline, spool, probes), their
 // collectors and the HTTP server. start()/stop(); reload() is all or nothing:
 // the new file is parsed and validated before anything changes.
-import { createServer, type Server } from 'node:http';
 import { Gauge } from 'prom-client';
 import { readConfigFile, defaultConfig, type Config } from './config/config.js';
 import type { Feature, Running } from './collectors/collector.js';
 import { registerExporterMetrics } from './collectors/exporter.js';
 import { ExporterRegistry } from './collectors/registry.js';
 import { FEATURES } from './features.js';
+import { listen, type WebServer } from './http/listener.js';
 import { createHttpApp, type LandingInfo } from './http/server.js';
 import type { Logger } from './logger.js';
 
 export interface AppOptions {
   configFile?: string;
   listenAddress: string;
+  /** TLS and basic auth (exporter-toolkit format); none: plain HTTP, no auth. */
+  webConfigFile?: string;
   telemetryPath: string;
   logger: Logger;
   version: string;
@@ -29,7 +31,7 @@ export class App {
   readonly registry = new ExporterRegistry();
   private config: Config = defaultConfig();
   private readonly slots: Slot[];
-  private server: Server | undefined;
+  private server: WebServer | undefined;
   private readonly reloadSuccess: Gauge;
   private reloading: Promise<boolean> = Promise.resolve(true);
 
@@ -59,14 +61,8 @@ export class App {
       landing: () => this.landing(),
     });
     const { host, port } = parseListenAddress(this.options.listenAddress);
-    const server = createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => resolve());
-    });
-    this.server = server;
-    const addr = this.server.address();
-    const bound = typeof addr === 'object' && addr ? { address: addr.address, port: addr.port } : { address: host ?? '', port };
+    this.server = await listen({ handler: app, host, port, webConfigFile: this.options.webConfigFile, logger: this.options.logger });
+    const bound = this.server.address;
     this.options.logger.info('listening', { address: `${bound.address}:${bound.port}`, telemetry_path: this.options.telemetryPath });
     return bound;
   }
@@ -94,10 +90,7 @@ export class App {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await server?.close();
     await Promise.all(this.slots.map((s) => s.running?.stop()));
     for (const s of this.slots) s.running = undefined;
   }

@@ -3,19 +3,29 @@ import { parseFlags } from './flags.js';
 
 describe('parseFlags', () => {
   it('has the Prometheus exporter defaults', () => {
-    expect(parseFlags([])).toEqual({ 'web.listen-address': ':10025', 'web.telemetry-path': '/metrics', 'log.level': 'info' });
+    expect(parseFlags([])).toEqual({ 'config.check': false, 'web.listen-address': ':10025', 'web.telemetry-path': '/metrics', 'log.level': 'info' });
   });
 
   it('takes --flag=value and --flag value', () => {
-    expect(parseFlags(['--config.file=/etc/x.yml', '--web.listen-address', '127.0.0.1:9999', '--log.level=debug', '--web.telemetry-path=/m'])).toEqual({
+    expect(
+      parseFlags(['--config.file=/etc/x.yml', '--web.listen-address', '127.0.0.1:9999', '--log.level=debug', '--web.telemetry-path=/m', '--web.config.file', 'web.yml']),
+    ).toEqual({
       'config.file': '/etc/x.yml',
+      'config.check': false,
       'web.listen-address': '127.0.0.1:9999',
+      'web.config.file': 'web.yml',
       'web.telemetry-path': '/m',
       'log.level': 'debug',
     });
   });
 
+  it('takes the boolean --config.check, and --no-config.check', () => {
+    expect(parseFlags(['--config.check', '--config.file=c.yml'])).toMatchObject({ 'config.check': true, 'config.file': 'c.yml' });
+    expect(parseFlags(['--config.check', '--no-config.check'])).toMatchObject({ 'config.check': false });
+  });
+
   it.each([
+    [['--config.check=yes'], '--config.check takes no value (--config.check or --no-config.check)'],
     [['--nope=1'], 'unknown flag or argument: --nope=1'],
     [['stray'], 'unknown flag or argument: stray'],
     [['--config.file'], '--config.file needs a value'],

@@ -9,7 +9,11 @@ Detects a mail server used as a spam relay, from its SMTP logs and mail queues.
 
 Flags:
   --config.file=PATH               Config file (YAML). Without one, every collector is off.
+  --config.check                   Check the config file and the web config file, print what
+                                   would run, and exit: 0 when all is well, 1 otherwise.
   --web.listen-address=[HOST]:PORT Address to listen on (default ":${DEFAULT_PORT}").
+  --web.config.file=PATH           TLS and basic auth for every path, in the Prometheus
+                                   exporter-toolkit's web config format (default: plain HTTP).
   --web.telemetry-path=PATH        Path under which to expose metrics (default "/metrics").
   --log.level=LEVEL                One of ${LEVELS.join(', ')} (default "info").
   --version                        Print the version and exit.
@@ -18,7 +22,9 @@ Flags:
 
 export interface Flags {
   'config.file'?: string;
+  'config.check': boolean;
   'web.listen-address': string;
+  'web.config.file'?: string;
   'web.telemetry-path': string;
   'log.level': Level;
 }
@@ -27,15 +33,22 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** `--name=value` or `--name value`, kingpin style. */
+/** `--name=value` or `--name value`; booleans `--name` or `--no-name`; kingpin style. */
 export function parseFlags(argv: string[]): Flags | 'help' | 'version' {
-  const flags: Flags = { 'web.listen-address': `:${DEFAULT_PORT}`, 'web.telemetry-path': '/metrics', 'log.level': 'info' };
-  const known = new Set(['config.file', 'web.listen-address', 'web.telemetry-path', 'log.level']);
+  const flags: Flags = { 'config.check': false, 'web.listen-address': `:${DEFAULT_PORT}`, 'web.telemetry-path': '/metrics', 'log.level': 'info' };
+  const known = new Set(['config.file', 'web.listen-address', 'web.config.file', 'web.telemetry-path', 'log.level']);
+  const booleans = new Set(['config.check']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
     if (arg === '--version') return 'version';
+    const b = /^--(no-)?([\w.-]+)$/.exec(arg);
+    if (b && booleans.has(b[2]!)) {
+      (flags as unknown as Record<string, boolean>)[b[2]!] = b[1] === undefined;
+      continue;
+    }
     const m = /^--([\w.-]+)(?:=(.*))?$/s.exec(arg);
+    if (m && booleans.has(m[1]!)) throw new UsageError(`--${m[1]} takes no value (--${m[1]} or --no-${m[1]})`);
     if (!m || !known.has(m[1]!)) throw new UsageError(`unknown flag or argument: ${arg}`);
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);

@@ -17,15 +17,27 @@ async function runExporter(argv: string[]): Promise<number> {
     process.stdout.write(`mailrelay-exporter ${VERSION} (node ${process.versions.node})\n`);
     return 0;
   }
+  if (flags['config.check']) {
+    const { checkConfig } = await import('./configCheck.js');
+    const report = await checkConfig({
+      configFile: flags['config.file'],
+      webConfigFile: flags['web.config.file'],
+      listenAddress: flags['web.listen-address'],
+      telemetryPath: flags['web.telemetry-path'],
+    });
+    process.stdout.write(report.text);
+    return report.ok ? 0 : 1;
+  }
   const logger = createLogger(flags['log.level']);
   const app = new App({
     configFile: flags['config.file'],
+    webConfigFile: flags['web.config.file'],
     listenAddress: flags['web.listen-address'],
     telemetryPath: flags['web.telemetry-path'],
     logger,
     version: VERSION,
   });
-  logger.info('starting mailrelay-exporter', { version: VERSION, config_file: flags['config.file'] });
+  logger.info('starting mailrelay-exporter', { version: VERSION, config_file: flags['config.file'], web_config_file: flags['web.config.file'] });
   await app.start();
   process.on('SIGHUP', () => void app.reload());
   await new Promise<void>((resolve) => {

@@ -24,7 +24,13 @@ export interface RunningExporter {
  * Writes configYaml to dir (a new temp dir when not given, removed at stop),
  * starts the exporter on a free port and waits for /-/healthy.
  */
-export async function startExporter(opts: { configYaml: string; dir?: string; extraArgs?: string[] }): Promise<RunningExporter> {
+export async function startExporter(opts: {
+  configYaml: string;
+  dir?: string;
+  extraArgs?: string[];
+  /** How to tell it is up, given its port (default: GET http://127.0.0.1:port/-/healthy), e.g. over TLS with credentials. */
+  healthy?: (port: number) => Promise<boolean>;
+}): Promise<RunningExporter> {
   if (!existsSync(EXPORTER_MAIN)) throw new Error(`${EXPORTER_MAIN} is missing: run "npm run build" first`);
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mailrelay-exporter-e2e-')));
@@ -44,7 +50,7 @@ export async function startExporter(opts: { configYaml: string; dir?: string; ex
   try {
     await untilExit(
       child,
-      waitFor(async () => (await fetchText(`${url}/-/healthy`)) !== undefined, {
+      waitFor(opts.healthy ? () => opts.healthy!(port) : async () => (await fetchText(`${url}/-/healthy`)) !== undefined, {
         what: `the exporter on ${url} to be healthy`,
         timeoutMs: 20_000,
       }),

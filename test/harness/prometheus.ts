@@ -20,8 +20,13 @@ export interface Series {
 }
 
 export interface PrometheusOptions {
-  /** host:port of each target, all in one job. */
+  /** host:port of each target, all in one job (or, with scrapeConfigs, every target those name). */
   targets: string[];
+  /**
+   * Whole scrape_configs entries instead of the one plain-HTTP job, e.g. the
+   * README's TLS and basic auth job with its files and target filled in.
+   */
+  scrapeConfigs?: Record<string, unknown>[];
   /** Job name of the scrape config (default "mailrelay"). */
   jobName?: string;
   /** Default "1s" (scrape timeout follows it). */
@@ -91,7 +96,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       evaluation_interval: opts.evaluationInterval ?? '1s',
     },
     rule_files: opts.ruleFiles ?? [],
-    scrape_configs: [{ job_name: opts.jobName ?? 'mailrelay', static_configs: [{ targets: opts.targets }] }],
+    scrape_configs: opts.scrapeConfigs ?? [{ job_name: opts.jobName ?? 'mailrelay', static_configs: [{ targets: opts.targets }] }],
   };
   if (opts.alertmanagerUrl !== undefined) {
     const am = new URL(opts.alertmanagerUrl);
