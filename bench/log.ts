@@ -11,7 +11,7 @@ import { App } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { scenarioLines } from '../src/demo/scenario.js';
 import { silentLogger } from '../src/logger.js';
-import { LogPipeline } from '../src/pipeline/logPipeline.js';
+import { LogPipeline, logSettings } from '../src/pipeline/logPipeline.js';
 import { benchParser } from './parser.js';
 import { fmt, median, verdict, type BenchGroup } from './report.js';
 
@@ -78,7 +78,7 @@ async function catchUp(dir: string): Promise<{ seconds: number; lines: number }>
   const config = loadConfig(`icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'pos.json')}\n`);
   rmSync(join(dir, 'pos.json'), { force: true });
   const started = performance.now();
-  const pipeline = new LogPipeline(config, silentLogger, { watch: false });
+  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
   await pipeline.ready;
   const seconds = (performance.now() - started) / 1000;
   const lines = pipeline.tailer.stats.lines;

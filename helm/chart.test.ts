@@ -249,8 +249,8 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
     expect(c.args).toContain('--config.file=/etc/mailrelay-exporter/config.yml');
     expect(mount('/etc/mailrelay-exporter').volume.configMap.name).toBe(byKind(objs, 'ConfigMap')[0]!.metadata.name);
     for (const [dir, source] of [
-      [config.icewarp.log_directory!, values.icewarp?.logs],
-      [config.icewarp.mail_directory!, values.icewarp?.mail],
+      [config.icewarp?.log_directory!, values.icewarp?.logs],
+      [config.icewarp?.mail_directory!, values.icewarp?.mail],
     ] as const) {
       const { mount: m, volume } = mount(dir);
       expect(m.readOnly).toBe(true);
@@ -298,7 +298,7 @@ describe('chart values', () => {
   it('holds the exporter config exactly: values.yaml config is a valid config file as it stands', () => {
     const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as any;
     const config = loadConfig(JSON.stringify(values.config), 'values.yaml config');
-    expect(config.icewarp.log_directory).toBe('/icewarp/logs/smtp');
+    expect(config.icewarp?.log_directory).toBe('/icewarp/logs/smtp');
     expect(config.positions_file).toBe('/var/lib/mailrelay-exporter/positions.json');
   });
 
@@ -336,7 +336,7 @@ describe('chart values', () => {
 
   it('drops a folder and its volume when its config key is null', () => {
     const objs = render(undefined, ['config.icewarp.mail_directory=null']);
-    expect(loadConfig(exporterConfigText(objs)).icewarp.mail_directory).toBeUndefined();
+    expect(loadConfig(exporterConfigText(objs)).icewarp?.mail_directory).toBeUndefined();
     const pod = workload(objs).spec.template.spec;
     expect(pod.volumes.map((v: any) => v.name)).not.toContain('icewarp-mail');
     expect(pod.containers[0].volumeMounts.map((v: any) => v.mountPath)).not.toContain('/icewarp/mail');

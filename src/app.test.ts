@@ -1,18 +1,20 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App, parseListenAddress } from './app.js';
-import type { Feature, Running } from './collectors/collector.js';
+import type { Collector } from './collectors/registry.js';
+import { SettingsError, type Running } from './feature.js';
 import { silentLogger } from './logger.js';
 
 // A feature whose first catch-up the test finishes by hand: the contract /-/ready depends on.
-function catchUpFeature(): { feature: Feature; finish: () => void } {
+function catchUpFeature(): { feature: Collector; finish: () => void } {
   let finish!: () => void;
   const ready = new Promise<void>((resolve) => (finish = resolve));
   const running: Running = { ready, status: () => ({ success: true, durationSeconds: 0 }), stop: async () => {} };
-  const feature: Feature = {
-    name: 'slow',
-    settings: () => 'on',
-    start: () => running,
-    registerMetrics() {},
+  const feature: Collector = {
+    feature: { name: 'slow', settings: () => 'on', start: () => running },
+    register() {},
   };
   return { feature, finish };
 }
@@ -43,6 +45,57 @@ describe('App', () => {
     const { port } = await app.start();
     expect(await (await fetch(`http://127.0.0.1:${port}/custom`)).text()).toContain('mailrelay_build_info{version="0.0.0-test"');
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+  });
+});
+
+describe('App.reload', () => {
+  // Two features: one that takes any config, one that cannot run with max_accounts 13.
+  function features() {
+    const events: string[] = [];
+    const make = (name: string, check: (n: number) => void): Collector => ({
+      feature: {
+        name,
+        settings(config) {
+          check(config.limits.max_accounts);
+          return config.limits.max_accounts;
+        },
+        start(settings) {
+          events.push(`${name} start ${String(settings)}`);
+          return { ready: Promise.resolve(), status: () => undefined, stop: async () => void events.push(`${name} stop`) };
+        },
+      },
+      register() {},
+    });
+    const picky = make('picky', (n) => {
+      if (n === 13) throw new SettingsError('limits.max_accounts', '13 is not allowed here');
+    });
+    return { events, collectors: [make('easy', () => undefined), picky] };
+  }
+
+  it('changes nothing when one feature rejects the new config, and a later good reload still works', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailrelay-app-'));
+    try {
+      const configFile = join(dir, 'config.yml');
+      await writeFile(configFile, 'limits: {max_accounts: 1}\n');
+      const { events, collectors } = features();
+      app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: silentLogger, version: 't' }, collectors);
+      const { port } = await app.start();
+      const gauge = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).match(/^mailrelay_config_last_reload_successful (\d)$/m)?.[1];
+      expect(events).toEqual(['easy start 1', 'picky start 1']);
+
+      await writeFile(configFile, 'limits: {max_accounts: 13}\n');
+      expect(await app.reload()).toBe(false);
+      // 'easy' could have taken 13, but it was not touched: nothing stops before every feature accepted the config.
+      expect(events).toEqual(['easy start 1', 'picky start 1']);
+      expect(await gauge()).toBe('0');
+
+      await writeFile(configFile, 'limits: {max_accounts: 2}\n');
+      expect(await app.reload()).toBe(true);
+      expect(events.slice(2)).toEqual(['easy stop', 'easy start 2', 'picky stop', 'picky start 2']);
+      expect(await gauge()).toBe('1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

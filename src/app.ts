@@ -1,12 +1,13 @@
-// Wires the config, the features (log pipeline, spool, probes), their
+// Wires the config, the features (log pipeline, mail queues, probes), their
 // collectors and the HTTP server. start()/stop(); reload() is all or nothing:
-// the new file is parsed and validated before anything changes.
+// the new file is parsed, validated and turned into every feature's settings
+// before any feature is stopped or changed.
 import { Gauge } from 'prom-client';
 import { readConfigFile, defaultConfig, type Config } from './config/config.js';
-import type { Feature, Running } from './collectors/collector.js';
 import { registerExporterMetrics } from './collectors/exporter.js';
-import { ExporterRegistry } from './collectors/registry.js';
-import { FEATURES } from './features.js';
+import { ExporterRegistry, type Collector } from './collectors/registry.js';
+import type { Running } from './feature.js';
+import { COLLECTORS } from './features.js';
 import { listen, type WebServer } from './http/listener.js';
 import { createHttpApp, type LandingInfo } from './http/server.js';
 import type { Logger } from './logger.js';
@@ -22,25 +23,25 @@ export interface AppOptions {
 }
 
 interface Slot {
-  feature: Feature;
+  collector: Collector;
   running: Running | undefined;
+  /** The JSON of the settings it runs with; undefined while off. */
   settings: string | undefined;
 }
 
 export class App {
   readonly registry = new ExporterRegistry();
-  private config: Config = defaultConfig();
   private readonly slots: Slot[];
   private server: WebServer | undefined;
   private readonly reloadSuccess: Gauge;
   private reloading: Promise<boolean> = Promise.resolve(true);
 
-  constructor(private readonly options: AppOptions, features: readonly Feature[] = FEATURES) {
-    this.slots = features.map((feature) => ({ feature, running: undefined, settings: undefined }));
+  constructor(private readonly options: AppOptions, collectors: readonly Collector[] = COLLECTORS) {
+    this.slots = collectors.map((collector) => ({ collector, running: undefined, settings: undefined }));
     registerExporterMetrics(this.registry, options.version, () =>
-      this.slots.map((s) => ({ name: s.feature.name, status: s.running?.status() })),
+      this.slots.map((s) => ({ name: s.collector.feature.name, status: s.running?.status() })),
     );
-    for (const slot of this.slots) slot.feature.registerMetrics(this.registry, () => slot.running);
+    for (const slot of this.slots) slot.collector.register(this.registry, () => slot.running);
     this.reloadSuccess = new Gauge({
       name: 'mailrelay_config_last_reload_successful',
       help: 'Whether the last configuration reload attempt was successful.',
@@ -50,9 +51,8 @@ export class App {
 
   /** Loads the config (a bad file is fatal at start), starts the features, then listens. */
   async start(): Promise<{ address: string; port: number }> {
-    if (this.options.configFile) this.config = await readConfigFile(this.options.configFile);
+    await this.apply(this.options.configFile ? await readConfigFile(this.options.configFile) : defaultConfig());
     this.reloadSuccess.set(1);
-    await this.apply(this.config);
     const app = createHttpApp({
       registry: this.registry,
       telemetryPath: this.options.telemetryPath,
@@ -67,24 +67,28 @@ export class App {
     return bound;
   }
 
-  /** Re-reads the config file. A bad file keeps the old config. Serialised: reloads never overlap. */
+  /** Re-reads the config file. A bad file keeps the old config. Serialised: reloads never overlap, and one that fails never blocks the next. */
   reload(): Promise<boolean> {
-    this.reloading = this.reloading.then(async () => {
-      if (!this.options.configFile) return true;
-      let next: Config;
-      try {
-        next = await readConfigFile(this.options.configFile);
-      } catch (err) {
-        this.reloadSuccess.set(0);
-        this.options.logger.error('config reload failed, keeping the old config', { err: (err as Error).message });
-        return false;
-      }
-      await this.apply(next);
-      this.reloadSuccess.set(1);
-      this.options.logger.info('config reloaded', { file: this.options.configFile });
-      return true;
-    });
-    return this.reloading;
+    const run = this.reloading.then(() => this.reloadOnce());
+    this.reloading = run.catch(() => false);
+    return run;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    const file = this.options.configFile;
+    if (!file) return true;
+    let ok = false;
+    try {
+      await this.apply(await readConfigFile(file));
+      ok = true;
+      this.options.logger.info('config reloaded', { file });
+    } catch (err) {
+      this.options.logger.error('config reload failed, keeping the old config', { err: (err as Error).message, file });
+    } finally {
+      // In a finally, as blackbox_exporter defers it: no path leaves the gauge at 1 after a failure.
+      this.reloadSuccess.set(ok ? 1 : 0);
+    }
+    return ok;
   }
 
   async stop(): Promise<void> {
@@ -95,24 +99,28 @@ export class App {
     for (const s of this.slots) s.running = undefined;
   }
 
-  /** Starts, reconfigures, restarts or stops each feature for `config`. */
+  /**
+   * Starts, changes in place, restarts or stops each feature for `config`.
+   * Every feature's settings are computed first: one that throws rejects the
+   * config while everything still runs as before.
+   */
   private async apply(config: Config): Promise<void> {
-    this.config = config;
-    for (const slot of this.slots) {
-      const raw = slot.feature.settings(config);
-      const settings = raw === undefined ? undefined : JSON.stringify(raw);
-      if (settings === slot.settings) {
-        slot.running?.reconfigure?.(config);
-        continue;
-      }
-      if (slot.running && settings !== undefined && slot.running.reconfigure?.(config)) {
-        slot.settings = settings;
+    const next = this.slots.map((slot) => slot.collector.feature.settings(config));
+    for (const [i, slot] of this.slots.entries()) {
+      const settings = next[i];
+      const json = settings === undefined ? undefined : JSON.stringify(settings);
+      if (json === slot.settings) continue;
+      if (slot.running && settings !== undefined && slot.running.apply?.(settings)) {
+        slot.settings = json;
         continue;
       }
       // The old instance saves its log positions before a new one reads them.
       await slot.running?.stop();
-      slot.running = settings === undefined ? undefined : slot.feature.start(config, this.options.logger);
-      slot.settings = settings;
+      slot.running = undefined;
+      slot.settings = undefined;
+      if (settings === undefined) continue;
+      slot.running = slot.collector.feature.start(settings, this.options.logger);
+      slot.settings = json;
     }
   }
 

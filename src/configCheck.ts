@@ -5,17 +5,20 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Feature } from './collectors/collector.js';
+import type { Collector } from './collectors/registry.js';
 import { defaultConfig, readConfigFile, type Config } from './config/config.js';
-import { FEATURES } from './features.js';
+import { COLLECTORS } from './features.js';
 import { readTlsFiles, readWebConfig, tlsContext } from './http/webConfig.js';
+import { configuredMta } from './mtas.js';
+import type { LogSource } from './smtp/parser.js';
+import type { QueueLocation } from './spool/source.js';
 
 export interface CheckOptions {
   configFile?: string;
   webConfigFile?: string;
   listenAddress: string;
   telemetryPath: string;
-  features?: readonly Feature[];
+  collectors?: readonly Collector[];
 }
 
 export interface CheckReport {
@@ -46,24 +49,38 @@ export async function checkConfig(opts: CheckOptions): Promise<CheckReport> {
   }
 
   if (config) {
-    const ic = config.icewarp;
-    out.push(`MTA: ${ic.log_directory !== undefined || ic.mail_directory !== undefined ? 'icewarp' : 'none configured'}`);
-    if (ic.log_directory !== undefined) {
-      out.push(`  SMTP logs: ${ic.log_directory} (files ${ic.log_file_pattern}, log times in ${ic.log_time_zone})`);
-      await checkFolder(ic.log_directory, 'icewarp.log_directory', problem);
+    const mta = configuredMta(config);
+    out.push(`MTA: ${mta?.mta.name ?? 'none configured'}`);
+    let logs: LogSource | undefined;
+    let queue: QueueLocation | undefined;
+    try {
+      logs = mta?.mta.logSource(mta.section);
+      queue = mta?.mta.queue(mta.section);
+    } catch (err) {
+      problem((err as Error).message);
     }
-    if (ic.mail_directory !== undefined) {
-      out.push(`  mail queues: ${ic.mail_directory}`);
-      await checkFolder(ic.mail_directory, 'icewarp.mail_directory', problem);
+    if (logs) {
+      out.push(`  SMTP logs: ${logs.directory} (files ${logs.pattern}, log times in ${logs.timeZone})`);
+      await checkFolder(logs.directory, logs.key, problem);
+    }
+    if (queue) {
+      out.push(`  mail queues: ${queue.location}`);
+      if (queue.kind === 'folder') await checkFolder(queue.location, queue.key, problem);
+      else await checkExecutable(queue.location, queue.key, problem);
     }
     const on: string[] = [];
-    for (const feature of opts.features ?? FEATURES) {
-      const settings = feature.settings(config);
+    for (const { feature } of opts.collectors ?? COLLECTORS) {
+      let settings: unknown;
+      try {
+        settings = feature.settings(config);
+      } catch (err) {
+        problem((err as Error).message);
+      }
       out.push(`collector ${feature.name}: ${settings === undefined ? 'off' : 'on'}`);
       if (settings !== undefined) on.push(feature.name);
     }
-    if (on.length === 0) problem('no collector is configured: the exporter would export only its own health (set icewarp.log_directory, icewarp.mail_directory, dnsbl or relay_probe)');
-    if (ic.log_directory !== undefined) {
+    if (on.length === 0) problem('no collector is configured: the exporter would export only its own health (set an MTA section with its logs or queue, dnsbl or relay_probe)');
+    if (logs) {
       const positions = resolve(config.positions_file);
       const note = isAbsolute(config.positions_file) ? '' : ` (relative: resolved against the working directory ${process.cwd()})`;
       out.push(`positions file: ${positions}${note}`);
@@ -104,6 +121,15 @@ async function checkFolder(dir: string, key: string, problem: (msg: string) => v
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     problem(`${key}: ${dir} ${code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user' : `cannot be used: ${(err as Error).message}`}`);
+  }
+}
+
+async function checkExecutable(file: string, key: string, problem: (msg: string) => void): Promise<void> {
+  try {
+    await access(file, constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problem(`${key}: ${file} ${code === 'ENOENT' ? 'does not exist' : 'cannot be run by this user'}`);
   }
 }
 

@@ -2,9 +2,10 @@
 // an interval; the metrics read the last results, so a scrape never waits for DNS.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
+import type { CollectorStatus, Feature, LandingTable } from '../feature.js';
 import type { Logger } from '../logger.js';
 import { DnsblChecker, type DnsblSettings } from '../probes/dnsbl.js';
-import type { CollectorStatus, Feature, LandingTable } from './collector.js';
+import type { Collector } from './registry.js';
 import { ScheduledCheck } from './scheduledCheck.js';
 
 export class DnsblRunning extends ScheduledCheck {
@@ -33,15 +34,17 @@ export class DnsblRunning extends ScheduledCheck {
   }
 }
 
-export const dnsblFeature: Feature<DnsblRunning> = {
+type DnsblFeatureSettings = NonNullable<Config['dnsbl']>;
+
+export const dnsblFeature: Feature<DnsblFeatureSettings, DnsblRunning> = {
   name: 'dnsbl',
-  settings: (config: Config) => config.dnsbl,
-  start(config: Config, log: Logger): DnsblRunning {
-    const settings = config.dnsbl;
-    if (!settings) throw new Error('dnsbl: started without a dnsbl section');
-    return new DnsblRunning(settings, log);
-  },
-  registerMetrics(registry: Registry, current: () => DnsblRunning | undefined): void {
+  settings: (config) => config.dnsbl,
+  start: (settings, log) => new DnsblRunning(settings, log),
+};
+
+export const dnsblCollector: Collector<DnsblRunning> = {
+  feature: dnsblFeature,
+  register(registry: Registry, current: () => DnsblRunning | undefined): void {
     const listed = new Gauge({
       name: 'mailrelay_dnsbl_listed',
       help: 'Whether the IP is listed in the DNSBL zone (1) or not (0), as of the last answer; answer holds the listing codes (127.0.0.x, comma-separated), "" when not listed.',

@@ -1,6 +1,6 @@
 // The exporter's own health: build info and each collector's last run.
 import { Gauge, type Registry } from 'prom-client';
-import type { CollectorStatus } from './collector.js';
+import type { CollectorStatus } from '../feature.js';
 
 export function registerExporterMetrics(
   registry: Registry,

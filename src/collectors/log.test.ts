@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { silentLogger } from '../logger.js';
-import { LogPipeline } from '../pipeline/logPipeline.js';
-import { logFeature } from './log.js';
+import { LogPipeline, logSettings } from '../pipeline/logPipeline.js';
+import { logCollector } from './log.js';
 import { ExporterRegistry } from './registry.js';
 
 const fixtures = fileURLToPath(new URL('./testdata/smtp/', import.meta.url));
@@ -35,11 +35,11 @@ async function render(extraConfig = '', extraIcewarp = ''): Promise<string> {
   const config = loadConfig(
     `icewarp:\n  log_directory: ${join(dir, 'smtp')}\n${extraIcewarp}start_at: beginning\npositions_file: ${positions}\n${extraConfig}`,
   );
-  pipeline = new LogPipeline(config, silentLogger, { watch: false });
+  pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
   await pipeline.ready;
   const registry = new ExporterRegistry();
   const running = pipeline;
-  logFeature.registerMetrics(registry, () => running);
+  logCollector.register(registry, () => running);
   return registry.metrics();
 }
 
@@ -132,7 +132,7 @@ describe('log collector', () => {
 
   it('reports nothing while the feature is off', async () => {
     const registry = new ExporterRegistry();
-    logFeature.registerMetrics(registry, () => undefined);
+    logCollector.register(registry, () => undefined);
     const text = await registry.metrics();
     expect(text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual([]);
   });

@@ -2,9 +2,8 @@
 // gauges, and the tailer's health. Every value is read from the pipeline's
 // state at scrape time.
 import { AccountBook, type AccountStats } from '../accounts/book.js';
-import { LogPipeline, tailSettings } from '../pipeline/logPipeline.js';
-import type { Feature } from './collector.js';
-import { labelPair, type ExporterRegistry, type SampleWriter, type StateMetricDefinition } from './registry.js';
+import { logFeature, type LogPipeline } from '../pipeline/logPipeline.js';
+import { labelPair, type Collector, type ExporterRegistry, type SampleWriter, type StateMetricDefinition } from './registry.js';
 
 type Definition = Omit<StateMetricDefinition, 'collect'> & { collect(p: LogPipeline, sample: SampleWriter): void };
 
@@ -112,8 +111,8 @@ const DEFINITIONS: Definition[] = [
   {
     name: 'mailrelay_log_unparsed_lines_total',
     type: 'counter',
-    help: 'Log lines not in the IceWarp line layout, skipped.',
-    collect: one((p) => p.sessions.stats.unparsed),
+    help: "Log lines not in the MTA's line layout, skipped.",
+    collect: one((p) => p.parser.stats.unparsed),
   },
   { name: 'mailrelay_log_files_opened_total', type: 'counter', help: 'Log files opened.', collect: one((p) => p.tailer.stats.filesOpened) },
   {
@@ -127,7 +126,7 @@ const DEFINITIONS: Definition[] = [
     name: 'mailrelay_log_last_line_timestamp_seconds',
     type: 'gauge',
     help: 'Log time of the last line with a time, in unix seconds.',
-    collect: one((p) => p.sessions.stats.lastLineTime),
+    collect: one((p) => p.parser.stats.lastLineTime),
   },
   { name: 'mailrelay_accounts_tracked', type: 'gauge', help: 'Accounts with their own series.', collect: one((p) => p.book.trackedAccounts) },
   {
@@ -138,11 +137,9 @@ const DEFINITIONS: Definition[] = [
   },
 ];
 
-export const logFeature: Feature<LogPipeline> = {
-  name: 'log',
-  settings: tailSettings,
-  start: (config, logger) => new LogPipeline(config, logger),
-  registerMetrics(registry: ExporterRegistry, current: () => LogPipeline | undefined) {
+export const logCollector: Collector<LogPipeline> = {
+  feature: logFeature,
+  register(registry: ExporterRegistry, current: () => LogPipeline | undefined) {
     registry.addStateMetrics(
       DEFINITIONS.map((d) => ({
         ...d,

@@ -7,6 +7,17 @@
 // about 1.5 µs a sample (130 ms a scrape, measured). Here the label text of
 // an account is rendered once and reused by every metric and scrape.
 import { Registry } from 'prom-client';
+import type { Feature, Running } from '../feature.js';
+
+/**
+ * A feature with its metrics. `register` is called once per registry; the
+ * metrics read `current()`, the running instance or undefined while the
+ * feature is off, so a reload can swap instances under them.
+ */
+export interface Collector<R extends Running = Running> {
+  readonly feature: Feature<unknown, R>;
+  register(registry: ExporterRegistry, current: () => R | undefined): void;
+}
 
 /** Writes one sample; `labels` is rendered label text without braces (see `labelPair`), '' for none. */
 export type SampleWriter = (labels: string, value: number) => void;

@@ -3,9 +3,10 @@
 // last result per target.
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
+import type { CollectorStatus, Feature, LandingTable } from '../feature.js';
 import type { Logger } from '../logger.js';
 import { OpenRelayProbe, type RelayProbeSettings } from '../probes/smtpProbe.js';
-import type { CollectorStatus, Feature, LandingTable } from './collector.js';
+import type { Collector } from './registry.js';
 import { ScheduledCheck } from './scheduledCheck.js';
 
 export class RelayProbeRunning extends ScheduledCheck {
@@ -33,15 +34,17 @@ export class RelayProbeRunning extends ScheduledCheck {
   }
 }
 
-export const relayProbeFeature: Feature<RelayProbeRunning> = {
+type RelayProbeFeatureSettings = NonNullable<Config['relay_probe']>;
+
+export const relayProbeFeature: Feature<RelayProbeFeatureSettings, RelayProbeRunning> = {
   name: 'relay_probe',
-  settings: (config: Config) => config.relay_probe,
-  start(config: Config, log: Logger): RelayProbeRunning {
-    const settings = config.relay_probe;
-    if (!settings) throw new Error('relay_probe: started without a relay_probe section');
-    return new RelayProbeRunning(settings, log);
-  },
-  registerMetrics(registry: Registry, current: () => RelayProbeRunning | undefined): void {
+  settings: (config) => config.relay_probe,
+  start: (settings, log) => new RelayProbeRunning(settings, log),
+};
+
+export const relayProbeCollector: Collector<RelayProbeRunning> = {
+  feature: relayProbeFeature,
+  register(registry: Registry, current: () => RelayProbeRunning | undefined): void {
     const perTarget = (name: string, help: string, value: (r: ReturnType<OpenRelayProbe['lastResults']>[number]) => number) => {
       const gauge: Gauge = new Gauge({
         name,

@@ -1,7 +1,7 @@
 // The running form of an active check (DNSBL, open-relay probe): a round now
 // and then every interval, its last results read by the metrics.
 import { CheckSchedule } from '../probes/schedule.js';
-import type { CollectorStatus, LandingTable, Running } from './collector.js';
+import type { CollectorStatus, LandingTable, Running } from '../feature.js';
 
 export interface Check {
   runRound(): Promise<unknown>;

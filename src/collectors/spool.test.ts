@@ -11,8 +11,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { writeQueue } from '../demo/queue.js';
 import { silentLogger } from '../logger.js';
+import { MailQueues, queueFeature, queueSettings } from '../pipeline/mailQueues.js';
+import { SpoolScanner } from '../spool/scanner.js';
+import type { QueueLocation } from '../spool/source.js';
 import { ExporterRegistry } from './registry.js';
-import { registerSpoolMetrics, spoolFeature, spoolSettings, SpoolRunning } from './spool.js';
+import { registerSpoolMetrics, spoolCollector } from './spool.js';
 
 const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
 const golden = fileURLToPath(new URL('./testdata/spool.metrics', import.meta.url));
@@ -42,8 +45,10 @@ function goldenTree(): string {
   return dir;
 }
 
-async function running(dir: string, topSenders = 20): Promise<SpoolRunning> {
-  const r = new SpoolRunning({ mailDirectory: dir, topSenders, rescanIntervalSeconds: 300 }, silentLogger, { now: () => NOW });
+async function running(dir: string, topSenders = 20): Promise<MailQueues> {
+  // IceWarp's queue at a fixed "now", so ages in the golden file do not move.
+  const queue: QueueLocation = { mta: 'icewarp', location: dir, kind: 'folder', key: 'icewarp.mail_directory', open: (o) => new SpoolScanner({ ...o, mailDirectory: dir, now: () => NOW }) };
+  const r = new MailQueues({ queue, topSenders, rescanIntervalSeconds: 300 }, silentLogger);
   cleanups.push(() => r.stop());
   await r.ready;
   return r;
@@ -53,7 +58,7 @@ describe('spool collector', () => {
   it('renders the golden /metrics for a generated queue', async () => {
     const r = await running(goldenTree());
     const registry = new ExporterRegistry();
-    spoolFeature.registerMetrics(registry, () => r);
+    spoolCollector.register(registry, () => r);
     const text = await registry.metrics();
     await expect(text).toMatchFileSnapshot(golden);
     // Spot checks that do not depend on the snapshot having been reviewed.
@@ -85,22 +90,23 @@ describe('spool collector', () => {
     const missing = await running(join(tmpdir(), 'mailrelay-no-such-dir-' + process.pid));
     expect(missing.status()).toMatchObject({ success: false });
     const registry = new ExporterRegistry();
-    spoolFeature.registerMetrics(registry, () => missing);
+    spoolCollector.register(registry, () => missing);
     expect(await registry.metrics()).toContain('mailrelay_spool_scan_errors_total 1');
   });
 
   it('is enabled by icewarp.mail_directory and applies new limits in place', async () => {
     const dir = goldenTree();
-    expect(spoolSettings(loadConfig('icewarp: {log_directory: /x}\n'))).toBeUndefined();
-    const config = loadConfig(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 2}\nspool: {rescan_interval: 1m}\n`);
-    expect(spoolSettings(config)).toEqual({ mailDirectory: dir, topSenders: 2, rescanIntervalSeconds: 60 });
-    const r = spoolFeature.start(config, silentLogger);
+    expect(queueSettings(loadConfig('icewarp: {log_directory: /x}\n'))).toBeUndefined();
+    const settings = (yaml: string) => queueSettings(loadConfig(yaml))!;
+    const first = settings(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 2}\nspool: {rescan_interval: 1m}\n`);
+    expect(first).toMatchObject({ queue: { mta: 'icewarp', location: dir }, topSenders: 2, rescanIntervalSeconds: 60 });
+    const r = queueFeature.start(first, silentLogger);
     cleanups.push(() => r.stop());
     await r.ready;
     expect(r.snapshot().topSenders).toHaveLength(2);
-    expect(r.reconfigure(loadConfig(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 4}\n`))).toBe(true);
+    expect(r.apply(settings(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 4}\n`))).toBe(true);
     expect(r.snapshot().topSenders).toHaveLength(4);
-    expect(r.reconfigure(loadConfig(`icewarp: {mail_directory: "${dir}/other"}\n`))).toBe(false);
+    expect(r.apply(settings(`icewarp: {mail_directory: "${dir}/other"}\n`))).toBe(false);
     const table = r.landingTable();
     expect(table.rows[0]).toEqual(['willm.b@orange.fr', '140', expect.stringMatching(/%$/)]);
   });

@@ -1,89 +1,14 @@
-// The spool feature: the mail queues as gauges. The scanner keeps a summary
-// up to date from file events and periodic rescans; collect() only reads it,
-// so a scrape costs the same on an empty queue and on 200,000 files.
+// The mail-queue gauges. The MTA's queue source keeps a summary up to date;
+// collect() only reads its snapshot, so a scrape never waits for a scan.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Config } from '../config/config.js';
-import type { Logger } from '../logger.js';
-import { SpoolScanner, type SpoolFs } from '../spool/scanner.js';
+import { queueFeature, type MailQueues } from '../pipeline/mailQueues.js';
 import type { SpoolSnapshot } from '../spool/summary.js';
-import type { CollectorStatus, Feature, LandingTable, Running } from './collector.js';
+import type { Collector } from './registry.js';
 
-export interface SpoolSettings {
-  mailDirectory: string;
-  topSenders: number;
-  rescanIntervalSeconds: number;
-}
-
-export class SpoolRunning implements Running {
-  readonly scanner: SpoolScanner;
-  readonly ready: Promise<void>;
-
-  constructor(
-    private settings: SpoolSettings,
-    log: Logger,
-    opts: { now?: () => number; fs?: SpoolFs; eventDelayMs?: number } = {},
-  ) {
-    this.scanner = new SpoolScanner({
-      mailDirectory: settings.mailDirectory,
-      topSenders: settings.topSenders,
-      rescanIntervalMs: settings.rescanIntervalSeconds * 1000,
-      log,
-      ...opts,
-    });
-    this.ready = this.scanner.ready;
-  }
-
-  status(): CollectorStatus | undefined {
-    return this.scanner.status();
-  }
-
-  snapshot(): SpoolSnapshot {
-    return this.scanner.snapshot();
-  }
-
-  /** Another mail directory needs a new scanner; the limits change in place. */
-  reconfigure(config: Config): boolean {
-    const next = spoolSettings(config);
-    if (!next || next.mailDirectory !== this.settings.mailDirectory) return false;
-    if (next.topSenders !== this.settings.topSenders) this.scanner.setTopSenders(next.topSenders);
-    if (next.rescanIntervalSeconds !== this.settings.rescanIntervalSeconds) this.scanner.setRescanInterval(next.rescanIntervalSeconds * 1000);
-    this.settings = next;
-    return true;
-  }
-
-  stop(): Promise<void> {
-    return this.scanner.stop();
-  }
-
-  landingTable(): LandingTable {
-    const s = this.scanner.snapshot();
-    const outgoing = s.folders.filter((f) => f.queue === 'outgoing').reduce((n, f) => n + f.messages, 0);
-    return {
-      title: 'Top senders in the outgoing queue',
-      columns: ['Original sender', 'Messages', 'Share'],
-      rows: s.topSenders
-        .slice(0, 10)
-        .map((t) => [t.sender, String(t.messages), outgoing ? `${((100 * t.messages) / outgoing).toFixed(1)}%` : '']),
-    };
-  }
-}
-
-export function spoolSettings(config: Config): SpoolSettings | undefined {
-  const dir = config.icewarp.mail_directory;
-  if (dir === undefined) return undefined;
-  return { mailDirectory: dir, topSenders: config.limits.spool_top_senders, rescanIntervalSeconds: config.spool.rescan_interval };
-}
-
-export const spoolFeature: Feature<SpoolRunning> = {
-  name: 'spool',
-  settings: spoolSettings,
-  start(config: Config, log: Logger): SpoolRunning {
-    const settings = spoolSettings(config);
-    if (!settings) throw new Error('spool: started without icewarp.mail_directory');
-    return new SpoolRunning(settings, log);
-  },
-  registerMetrics(registry: Registry, current: () => SpoolRunning | undefined): void {
-    registerSpoolMetrics(registry, () => current()?.snapshot(), () => current()?.scanner.scanErrors());
+export const spoolCollector: Collector<MailQueues> = {
+  feature: queueFeature,
+  register(registry, current) {
+    registerSpoolMetrics(registry, () => current()?.snapshot(), () => current()?.source.scanErrors());
   },
 };
 

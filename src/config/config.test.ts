@@ -39,6 +39,7 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
     ['invalid-probe-interval-too-short.yml', 'invalid-probe-interval-too-short.yml:3: relay_probe.interval: must be at least 1s'],
     ['invalid-timeout-beyond-timers.yml', 'invalid-timeout-beyond-timers.yml:3: relay_probe.timeout: must be at most 24d: Node timers cannot wait longer'],
     ['invalid-window-too-short.yml', 'invalid-window-too-short.yml:2: detection.window: must be at least 1s: log times are counted in whole seconds'],
+    ['invalid-log-file-pattern.yml', 'invalid-log-file-pattern.yml:3: icewarp.log_file_pattern: "sub/s*.log" must be a file name without a folder'],
   ];
 
   it('covers every invalid fixture', () => {
@@ -77,9 +78,11 @@ describe('loadConfig: valid files', () => {
   it('fills defaults; an empty file is the default config with every collector off', () => {
     expect(loadConfig('', 'empty.yml')).toEqual(defaultConfig());
     const d = defaultConfig();
-    expect([d.icewarp.log_directory, d.icewarp.mail_directory, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([d.icewarp, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined]);
     expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20 });
-    expect([d.start_at, d.positions_file, d.icewarp.log_file_pattern, d.icewarp.log_time_zone]).toEqual(['end', defaultPositionsFile(), 's*.log', 'UTC']);
+    expect([d.start_at, d.positions_file]).toEqual(['end', defaultPositionsFile()]);
+    const i = loadConfig('icewarp: {}\n').icewarp;
+    expect([i?.log_directory, i?.mail_directory, i?.log_file_pattern, i?.log_time_zone]).toEqual([undefined, undefined, 's*.log', 'UTC']);
   });
 
   it('gives an optional section its own defaults when present', () => {

@@ -2,7 +2,9 @@
 // that name the file, the line and the key. Pure: reading the file is the
 // caller's business (readConfigFile below is the one I/O helper).
 import { readFile } from 'node:fs/promises';
+import { MTA_SECTIONS } from '../mtas.js';
 import {
+  atMostOneOf,
   boolean,
   domainPattern,
   hostPort,
@@ -18,7 +20,6 @@ import {
   section,
   string,
   timeout,
-  timeZone,
   withDefault,
   type Infer,
 } from './schema.js';
@@ -37,16 +38,10 @@ export const DEFAULT_DNSBL_ZONES = [
   'dnsbl-1.uceprotect.net',
 ];
 
-export const configSchema = object({
-  icewarp: object({
-    /** Enables the log pipeline. */
-    log_directory: string,
-    log_file_pattern: withDefault(string, 's*.log'),
-    /** The zone of the logs' HH:MM:SS times: UTC, Local, +02:00, or an IANA name such as Europe/Paris. */
-    log_time_zone: withDefault(timeZone, 'UTC'),
-    /** Enables the spool collector. */
-    mail_directory: string,
-  }),
+// Facts from two MTAs would be counted as one server's: one exporter per MTA.
+export const configSchema = atMostOneOf(Object.keys(MTA_SECTIONS), 'MTA section', object({
+  /** One section per MTA (icewarp, …): the one present selects the MTA whose logs and queue are read. */
+  ...MTA_SECTIONS,
   local_domains: withDefault(list(domainPattern), []),
   start_at: withDefault(oneOf('end', 'beginning'), 'end'),
   /** Default: $STATE_DIRECTORY under systemd, else /var/lib/mailrelay-exporter, or %ProgramData%\\mailrelay-exporter on Windows. */
@@ -81,7 +76,7 @@ export const configSchema = object({
     starttls: withDefault(boolean, false),
     helo: withDefault(string, 'mailrelay-exporter.invalid'),
   }),
-});
+}));
 
 export type Config = Infer<typeof configSchema>;
 

@@ -3,6 +3,7 @@
 // (through the YAML document) its line. Defaults live here, in one place.
 import { isIP } from 'node:net';
 import { isTimeZone } from '../icewarp/timezone.js';
+import { compileFileNamePattern, FileNamePatternError } from '../tail/glob.js';
 import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
 export interface Issue {
@@ -87,6 +88,24 @@ export const logWindow = durationWithin({ min: { text: '1s', reason: 'log times 
 export const timeZone = leaf('UTC, Local, an offset such as +02:00, or an IANA zone such as Europe/Paris', (v) =>
   typeof v === 'string' && isTimeZone(v) ? v : undefined,
 );
+/** A glob on a file name (`*`, `?`), compiled here so that a pattern the tailer cannot use is a config error. */
+export const fileNamePattern: Node<string> = {
+  expected: 'a file-name pattern such as s*.log',
+  check(value, path, issues) {
+    if (typeof value !== 'string') {
+      issues.push({ path, message: `must be ${this.expected}, got ${describe(value)}` });
+      return undefined;
+    }
+    try {
+      compileFileNamePattern(value);
+      return value;
+    } catch (err) {
+      if (!(err instanceof FileNamePatternError)) throw err;
+      issues.push({ path, message: `${JSON.stringify(value)} ${err.reason}` });
+      return undefined;
+    }
+  },
+};
 export const ipAddress = leaf('an IPv4 or IPv6 address', (v) => (typeof v === 'string' && isIP(v) ? v : undefined));
 
 export interface HostPort {
@@ -221,6 +240,20 @@ export function object<S extends Shape>(shape: S): Defaulted<Out<S>> & { shape: 
     },
   };
   return node;
+}
+
+/** A mapping in which at most one of `keys` may be present (one MTA section, say). */
+export function atMostOneOf<T, N extends Node<T>>(keys: readonly string[], what: string, node: N): N {
+  return {
+    ...node,
+    check(value, path, issues) {
+      const out = node.check(value, path, issues);
+      if (out === undefined) return undefined;
+      const present = keys.filter((k) => (out as Record<string, unknown>)[k] !== undefined);
+      for (const extra of present.slice(1)) issues.push({ path: [...path, extra], message: `only one ${what} may be set (also found: ${present[0]})` });
+      return present.length > 1 ? undefined : out;
+    },
+  };
 }
 
 /** An optional section: absent means the feature is off; present gets its own defaults. */

@@ -2,7 +2,7 @@
 // /metrics, a landing page, /-/healthy, /-/ready and POST /-/reload.
 import express, { type Express } from 'express';
 import type { ExporterRegistry } from '../collectors/registry.js';
-import type { LandingTable } from '../collectors/collector.js';
+import type { LandingTable } from '../feature.js';
 
 export const DEFAULT_PORT = 10025;
 

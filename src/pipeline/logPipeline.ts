@@ -1,12 +1,22 @@
-// files → lines → SMTP facts → account counts. Composes the tailer, the
-// IceWarp session parser and the account book; knows nothing of prom-client.
+// files → lines → SMTP facts → account counts, for any MTA: the MTA's
+// LogSource says which files, in which order, and parses their lines; the
+// tailer and the account book are the same for all. Knows nothing of prom-client.
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
-import type { CollectorStatus, LandingTable, Running } from '../collectors/collector.js';
 import type { Config } from '../config/config.js';
-import { IcewarpSessions } from '../icewarp/sessions.js';
+import type { CollectorStatus, Feature, LandingTable, Running } from '../feature.js';
 import type { Logger } from '../logger.js';
+import { configuredLogSource } from '../mtas.js';
 import { LocalDomains } from '../smtp/facts.js';
+import type { LogParser, LogSource } from '../smtp/parser.js';
 import { LogTailer } from '../tail/tailer.js';
+
+export interface LogSettings {
+  source: LogSource;
+  positionsFile: string;
+  startAt: 'end' | 'beginning';
+  localDomains: string[];
+  limits: AccountLimits;
+}
 
 export function accountLimits(config: Config): AccountLimits {
   return {
@@ -16,58 +26,74 @@ export function accountLimits(config: Config): AccountLimits {
   };
 }
 
-/** The part of the config that needs a new tailer when it changes; the rest is applied in place. */
-export function tailSettings(config: Config): unknown {
-  const { log_directory, log_file_pattern } = config.icewarp;
-  if (!log_directory) return undefined;
-  return { log_directory, log_file_pattern, positions_file: config.positions_file, start_at: config.start_at };
+/** The log pipeline's settings; undefined when the configured MTA's section names no logs. */
+export function logSettings(config: Config): LogSettings | undefined {
+  const source = configuredLogSource(config);
+  if (!source) return undefined;
+  return {
+    source,
+    positionsFile: config.positions_file,
+    startAt: config.start_at,
+    localDomains: config.local_domains,
+    limits: accountLimits(config),
+  };
 }
 
-export class LogPipeline implements Running {
+/** What needs a new tailer (and new counters) when it changes; the rest is applied in place. */
+function tailKey(s: LogSettings): string {
+  const { mta, directory, pattern } = s.source;
+  return JSON.stringify([mta, directory, pattern, s.positionsFile, s.startAt]);
+}
+
+export class LogPipeline implements Running<LogSettings> {
   readonly book: AccountBook;
-  readonly sessions: IcewarpSessions;
+  readonly parser: LogParser;
   readonly tailer: LogTailer;
   readonly ready: Promise<void>;
   private lastBatchSeconds = 0;
   private startFailed = false;
 
-  constructor(private config: Config, logger: Logger, opts: { watch?: boolean } = {}) {
-    const directory = config.icewarp.log_directory;
-    if (!directory) throw new Error('icewarp.log_directory is not set');
-    this.book = new AccountBook(accountLimits(config));
-    this.sessions = new IcewarpSessions({
-      localDomains: new LocalDomains(config.local_domains),
-      timeZone: config.icewarp.log_time_zone,
+  constructor(
+    private settings: LogSettings,
+    logger: Logger,
+    opts: { watch?: boolean } = {},
+  ) {
+    const { source } = settings;
+    this.book = new AccountBook(settings.limits);
+    this.parser = source.createParser({
+      localDomains: new LocalDomains(settings.localDomains),
+      timeZone: source.timeZone,
       emit: (fact) => this.book.apply(fact),
     });
     this.tailer = new LogTailer({
-      directory,
-      pattern: config.icewarp.log_file_pattern,
-      positionsFile: config.positions_file,
-      startAt: config.start_at,
+      directory: source.directory,
+      matches: source.matches,
+      order: source.order,
+      positionsFile: settings.positionsFile,
+      startAt: settings.startAt,
       logger,
       watch: opts.watch ?? true,
       onLines: (file, lines) => {
         const started = performance.now();
-        this.sessions.feedLines(file, lines);
+        this.parser.feedLines(file, lines);
         this.lastBatchSeconds = (performance.now() - started) / 1000;
       },
     });
     this.ready = this.tailer.start().catch((err: unknown) => {
       // The tailer reports a missing folder through `healthy`; only a bug gets here.
       this.startFailed = true;
-      logger.error('log pipeline failed to start', { err: err as Error, directory });
+      logger.error('log pipeline failed to start', { err: err as Error, directory: source.directory });
     });
-    logger.info('following IceWarp SMTP logs', { directory, pattern: config.icewarp.log_file_pattern });
+    logger.info('following SMTP logs', { mta: source.mta, directory: source.directory, pattern: source.pattern });
   }
 
   /** local_domains, the log time zone, limits and the window change in place: counters keep their history. */
-  reconfigure(config: Config): boolean {
-    if (JSON.stringify(tailSettings(config)) !== JSON.stringify(tailSettings(this.config))) return false;
-    this.config = config;
-    this.sessions.setLocalDomains(new LocalDomains(config.local_domains));
-    this.sessions.setTimeZone(config.icewarp.log_time_zone);
-    this.book.setLimits(accountLimits(config));
+  apply(next: LogSettings): boolean {
+    if (tailKey(next) !== tailKey(this.settings)) return false;
+    this.settings = next;
+    this.parser.setLocalDomains(new LocalDomains(next.localDomains));
+    this.parser.setTimeZone(next.source.timeZone);
+    this.book.setLimits(next.limits);
     return true;
   }
 
@@ -89,3 +115,9 @@ export class LogPipeline implements Running {
     return this.tailer.stop();
   }
 }
+
+export const logFeature: Feature<LogSettings, LogPipeline> = {
+  name: 'log',
+  settings: logSettings,
+  start: (settings, log) => new LogPipeline(settings, log),
+};

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareLogFileNames, compileFileNamePattern, FileNamePatternError } from './glob.js';
+import { compileFileNamePattern, FileNamePatternError } from './glob.js';
 
 describe('compileFileNamePattern', () => {
   it.each([
@@ -24,26 +24,5 @@ describe('compileFileNamePattern', () => {
   it('rejects an empty pattern and folders, naming the pattern', () => {
     expect(() => compileFileNamePattern('')).toThrow(FileNamePatternError);
     expect(() => compileFileNamePattern('logs/s*.log')).toThrow(/"logs\/s\*\.log".*folder/);
-  });
-});
-
-describe('compareLogFileNames', () => {
-  it('orders by date, then rotation (no suffix first), undated names first', () => {
-    const names = ['s20261128-02.log', 's120261128-01.log', 's20261128.log', 'notes.log', 's20261127.log', 's20261129.log', 's20261128-10.log'];
-    expect([...names].sort(compareLogFileNames)).toEqual([
-      'notes.log',
-      's20261127.log',
-      's20261128.log',
-      's120261128-01.log',
-      's20261128-02.log',
-      's20261128-10.log',
-      's20261129.log',
-    ]);
-  });
-
-  it('is a total order: equal only for the same name', () => {
-    expect(compareLogFileNames('s20261128.log', 's20261128.log')).toBe(0);
-    expect(compareLogFileNames('s20261128.log', 'x20261128.log')).toBeLessThan(0);
-    expect(compareLogFileNames('x20261128.log', 's20261128.log')).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,11 @@
-// File-name patterns and the order in which log files are read.
+// File-name patterns: which names in a log folder are followed. The order in
+// which they are read is the MTA's business (its LogSource).
 
 export class FileNamePatternError extends Error {
-  constructor(pattern: string, reason: string) {
+  constructor(
+    pattern: string,
+    readonly reason: string,
+  ) {
     super(`log file pattern ${JSON.stringify(pattern)}: ${reason}`);
     this.name = 'FileNamePatternError';
   }
@@ -25,36 +29,4 @@ export function compileFileNamePattern(pattern: string): (name: string) => boole
   }
   const re = new RegExp(`^${source}$`, 'u');
   return (name) => re.test(name);
-}
-
-// IceWarp names: sYYYYMMDD.log, or <type><serverid>YYYYMMDD-NN.log where NN
-// counts size rotations within the day. The date is the last 8 digits before
-// the optional -NN and the extension.
-const DATED_NAME = /(\d{8})(?:-(\d+))?(?:\.[^.]*)?$/;
-
-interface LogNameKey {
-  date: string;
-  rotation: number;
-  name: string;
-}
-
-function logNameKey(name: string): LogNameKey {
-  const m = DATED_NAME.exec(name);
-  if (!m) return { date: '', rotation: -1, name };
-  // A name without -NN is the day's first file.
-  return { date: m[1] ?? '', rotation: m[2] === undefined ? 0 : Number(m[2]), name };
-}
-
-/**
- * Oldest first: by the date in the name, then the rotation number (no suffix
- * first), then the name itself. Names without a date come before dated ones.
- * Plain string comparison (not locale) so the order is the same everywhere.
- */
-export function compareLogFileNames(a: string, b: string): number {
-  const ka = logNameKey(a);
-  const kb = logNameKey(b);
-  if (ka.date !== kb.date) return ka.date < kb.date ? -1 : 1;
-  if (ka.rotation !== kb.rotation) return ka.rotation - kb.rotation;
-  if (ka.name === kb.name) return 0;
-  return ka.name < kb.name ? -1 : 1;
 }

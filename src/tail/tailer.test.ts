@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.js';
 import { LogTailer, splitLines, type TailOptions } from './tailer.js';
+import { compileFileNamePattern } from './glob.js';
+import { compareIcewarpLogNames } from '../icewarp/files.js';
 
 interface LogEntry {
   level: string;
@@ -43,7 +45,8 @@ function follow(opts: Partial<TailOptions> = {}) {
   const { logger, entries } = recordingLogger();
   const tailer = new LogTailer({
     directory: logDir,
-    pattern: 's*.log',
+    matches: compileFileNamePattern('s*.log'),
+    order: compareIcewarpLogNames,
     positionsFile,
     startAt: 'beginning',
     watch: false,

@@ -20,13 +20,14 @@ import type { BigIntStats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../logger.js';
-import { compareLogFileNames, compileFileNamePattern } from './glob.js';
 import { readPositions, writePositions, type SavedPosition } from './positions.js';
 
 export interface TailOptions {
   directory: string;
-  /** Glob on the file name only: `*` and `?` (e.g. "s*.log"). */
-  pattern: string;
+  /** Which file names in the directory are logs to follow. */
+  matches(name: string): boolean;
+  /** Oldest first: older files are read to their end before newer ones. The MTA's naming decides. */
+  order(a: string, b: string): number;
   positionsFile: string;
   startAt: 'end' | 'beginning';
   /** Complete lines of one file, in order, without line endings, decoded as UTF-8 with U+FFFD for bad bytes. Called synchronously; the offset after these lines is saved only after it returns. */
@@ -82,6 +83,7 @@ export class LogTailer {
   private readonly opts: TailOptions;
   private readonly directory: string;
   private readonly matches: (name: string) => boolean;
+  private readonly order: (a: string, b: string) => number;
   private readonly log: Logger;
   private readonly buf: Buffer;
   private readonly files = new Map<string, FollowedFile>();
@@ -112,7 +114,8 @@ export class LogTailer {
   constructor(opts: TailOptions) {
     this.opts = opts;
     this.directory = resolve(opts.directory);
-    this.matches = compileFileNamePattern(opts.pattern);
+    this.matches = opts.matches;
+    this.order = opts.order;
     this.log = opts.logger;
     const chunk = opts.readChunkBytes ?? DEFAULT_CHUNK;
     if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`readChunkBytes must be a positive integer, got ${chunk}`);
@@ -190,7 +193,7 @@ export class LogTailer {
     if (!this.firstPollDone) return;
     const changes = this.changes;
     const files = new Map<string, SavedPosition>();
-    for (const f of [...this.files.values()].sort((a, b) => compareLogFileNames(a.name, b.name))) {
+    for (const f of [...this.files.values()].sort((a, b) => this.order(a.name, b.name))) {
       files.set(f.name, { offset: f.offset, inode: f.inode, dev: f.dev });
     }
     await writePositions(this.opts.positionsFile, { directory: this.directory, files });
@@ -232,7 +235,7 @@ export class LogTailer {
         await this.fullPoll();
         for (const w of waiters) w();
       } else {
-        const names = [...this.wantNames].sort(compareLogFileNames);
+        const names = [...this.wantNames].sort(this.order);
         this.wantNames.clear();
         await this.readChanged(names);
       }
@@ -282,7 +285,7 @@ export class LogTailer {
         if (!listed.has(name)) this.forget(name, 'deleted');
       }
       // A file that is listed but cannot be stat'ed keeps its position.
-      const names = [...listed.keys()].sort(compareLogFileNames);
+      const names = [...listed.keys()].sort(this.order);
       for (const name of names) {
         const st = listed.get(name);
         if (st) await this.follow(name, st, initial);

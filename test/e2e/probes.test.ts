@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
-import { dnsblFeature } from '../../src/collectors/dnsbl.js';
-import { relayProbeFeature } from '../../src/collectors/relayProbe.js';
-import { FEATURES } from '../../src/features.js';
+import { dnsblCollector } from '../../src/collectors/dnsbl.js';
+import { relayProbeCollector } from '../../src/collectors/relayProbe.js';
+import { COLLECTORS } from '../../src/features.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import { DnsblChecker, type DnsblSettings } from '../../src/probes/dnsbl.js';
 import { OpenRelayProbe, probeOpenRelay } from '../../src/probes/smtpProbe.js';
@@ -402,8 +402,8 @@ describe('the exporter with both active checks', () => {
   });
 
   it('registers both features in the feature list', () => {
-    expect(FEATURES).toContain(dnsblFeature);
-    expect(FEATURES).toContain(relayProbeFeature);
+    expect(COLLECTORS).toContain(dnsblCollector);
+    expect(COLLECTORS).toContain(relayProbeCollector);
   });
 
   it('exports the last round of each check, ready at once, and logs an open relay', async () => {
@@ -424,7 +424,7 @@ relay_probe:
     const logs: string[] = [];
     const app = new App(
       { configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: createLogger('info', (l) => logs.push(l)), version: 'test' },
-      [dnsblFeature, relayProbeFeature],
+      [dnsblCollector, relayProbeCollector],
     );
     const { port } = await app.start();
     const base = `http://127.0.0.1:${port}`;
@@ -505,7 +505,7 @@ relay_probe:
   timeout: 10m
 `,
     );
-    const app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: silentLogger, version: 'test' }, [dnsblFeature]);
+    const app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: silentLogger, version: 'test' }, [dnsblCollector]);
     const { port } = await app.start();
     try {
       await waitFor(async () => silent.queries() >= 1, { what: 'the DNSBL query to reach the silent resolver' });

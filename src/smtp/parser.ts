@@ -1,0 +1,47 @@
+// What an MTA gives the log pipeline: where its log files are, in which order
+// to read them, and a parser that turns their lines into SmtpFacts. The
+// pipeline (tailer → parser → account book) is the same for every MTA.
+import type { LocalDomains, SmtpFact } from './facts.js';
+
+export interface LogParserStats {
+  /** Lines fed. */
+  lines: number;
+  /** Lines not in the MTA's line layout, skipped (mailrelay_log_unparsed_lines_total). */
+  unparsed: number;
+  /** Unix seconds of the last line with a time. */
+  lastLineTime: number | undefined;
+}
+
+export interface LogParserOptions {
+  localDomains: LocalDomains;
+  /** The zone of log times that carry no offset: UTC, Local, +02:00, Europe/Paris. */
+  timeZone: string;
+  emit(fact: SmtpFact): void;
+}
+
+/** Lines in, SmtpFacts out (through `emit`). Never throws on a line: a line it cannot read is counted in stats.unparsed. */
+export interface LogParser {
+  /** Complete lines of one file, in order, without line endings. `file` is the name within the log directory. */
+  feedLines(file: string, lines: readonly string[]): void;
+  readonly stats: LogParserStats;
+  setLocalDomains(localDomains: LocalDomains): void;
+  setTimeZone(zone: string): void;
+}
+
+/** An MTA's log files, as its config section describes them. Plain data but for the functions. */
+export interface LogSource {
+  /** The MTA's name, its config section (`icewarp`, `postfix`). */
+  readonly mta: string;
+  /** The folder the tailer follows. */
+  readonly directory: string;
+  /** The config key that names it, for messages (`icewarp.log_directory`). */
+  readonly key: string;
+  /** File-name glob within it, as configured (for messages). */
+  readonly pattern: string;
+  readonly timeZone: string;
+  /** Which names in the folder are log files to read (the pattern, less what is not text, such as compressed rotations). */
+  matches(name: string): boolean;
+  /** Oldest first: the MTA's own naming of rotated files decides (IceWarp dates its names, logrotate numbers them). */
+  order(a: string, b: string): number;
+  createParser(opts: LogParserOptions): LogParser;
+}
