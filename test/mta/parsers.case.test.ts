@@ -1,0 +1,83 @@
+// One scenario, written in each MTA's log format, must give the same account
+// metrics through that MTA's real parser, the log pipeline and the
+// collector (as hono runs one case file against every router). An MTA joins
+// by adding its writer to WRITERS and its config section.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { logCollector } from '../../src/collectors/log.js';
+import { ExporterRegistry } from '../../src/collectors/registry.js';
+import { loadConfig } from '../../src/config/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { LogPipeline, logSettings } from '../../src/pipeline/logPipeline.js';
+import { icewarpLog } from './icewarp.js';
+import { expectedAccountSeries, LOCAL_DOMAINS, sharedScenario, type SessionScript } from './scenario.js';
+
+interface Writer {
+  /** The MTA's config section for a log folder. */
+  section(dir: string): string;
+  write(sessions: readonly SessionScript[]): { name: string; text: string }[];
+}
+
+const WRITERS: Record<string, Writer> = {
+  icewarp: { section: (dir) => `icewarp:\n  log_directory: ${dir}\n`, write: icewarpLog },
+};
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function accountSeries(mta: string, writer: Writer, sessions: readonly SessionScript[]): Promise<Map<string, number>> {
+  const dir = await mkdtemp(join(tmpdir(), `mailrelay-case-${mta}-`));
+  dirs.push(dir);
+  for (const f of writer.write(sessions)) await writeFile(join(dir, f.name), f.text);
+  const config = loadConfig(
+    `${writer.section(dir)}local_domains: [${LOCAL_DOMAINS.join(', ')}]\nstart_at: beginning\npositions_file: ${join(dir, '.positions.json')}\ndetection: {window: 1d}\n`,
+  );
+  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
+  try {
+    await pipeline.ready;
+    const registry = new ExporterRegistry();
+    logCollector.register(registry, () => pipeline);
+    const text = await registry.metrics();
+    const series = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const m = /^(mailrelay_(?:account_(?:logins|messages|recipients|foreign_sender_messages)_total|account_client_ips|account_recipient_domains|unauthenticated_relay_recipients_total|relay_denied_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
+      if (m) series.set(m[1]!, Number(m[2]));
+    }
+    expect(text).toMatch(/^mailrelay_log_unparsed_lines_total 0$/m);
+    return series;
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+describe.each(Object.entries(WRITERS))('the shared scenario written by %s', (mta, writer) => {
+  it('gives exactly the account metrics of the counting rules', async () => {
+    const sessions = sharedScenario();
+    const expected = expectedAccountSeries(sessions);
+    const got = await accountSeries(mta, writer, sessions);
+    expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...expected].sort()));
+    // The scenario exercises what it claims to: a stolen account on three IPs, a refused and an open relay.
+    expect(expected.get('mailrelay_account_client_ips{account="info@domaine.com"}')).toBe(3);
+    expect(expected.get('mailrelay_relay_denied_total')).toBe(1);
+    expect(expected.get('mailrelay_unauthenticated_relay_recipients_total')).toBe(1);
+  });
+
+  it('never lets a password into the metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), `mailrelay-case-${mta}-`));
+    dirs.push(dir);
+    for (const f of writer.write(sharedScenario())) await writeFile(join(dir, f.name), f.text);
+    const config = loadConfig(`${writer.section(dir)}start_at: beginning\npositions_file: ${join(dir, '.positions.json')}\n`);
+    const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
+    await pipeline.ready;
+    const registry = new ExporterRegistry();
+    logCollector.register(registry, () => pipeline);
+    const text = await registry.metrics();
+    await pipeline.stop();
+    expect(text).not.toContain('S3cret');
+    expect(text).not.toContain(Buffer.from('S3cret-password!').toString('base64'));
+  });
+});
