@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parsePositions, PositionsFileError, readPositions, writePositions } from './positions.js';
+import { parsePositions, PositionsFileError, readPositions, sameDirectory, writePositions } from './positions.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -58,5 +58,21 @@ describe('positions file', () => {
   it('accepts inode and dev as JSON numbers', () => {
     const p = parsePositions('p.json', { version: 1, directory: '/d', files: { 'a.log': { offset: 3, inode: 7, dev: 8 } } });
     expect(p.files.get('a.log')).toEqual({ offset: 3, inode: 7n, dev: 8n });
+  });
+});
+
+describe('sameDirectory', () => {
+  it('on Windows: the same folder whatever the case, the slashes or a trailing separator', () => {
+    const w = path.win32;
+    expect(sameDirectory('C:\\Program Files\\IceWarp\\logs\\smtp', 'c:/program files/icewarp/logs/smtp/', w)).toBe(true);
+    expect(sameDirectory('C:\\Program Files\\IceWarp\\logs\\smtp', 'C:\\Program Files\\IceWarp\\logs\\.\\smtp', w)).toBe(true);
+    expect(sameDirectory('C:\\Program Files\\IceWarp\\logs\\smtp', 'D:\\Program Files\\IceWarp\\logs\\smtp', w)).toBe(false);
+    expect(sameDirectory('C:\\Program Files\\IceWarp\\logs\\smtp', 'C:\\Program Files\\IceWarp\\logs\\imap', w)).toBe(false);
+  });
+
+  it('on Linux: case matters, as it does to the file system', () => {
+    const p = path.posix;
+    expect(sameDirectory('/opt/icewarp/logs/smtp', '/opt/icewarp/logs/smtp/', p)).toBe(true);
+    expect(sameDirectory('/opt/icewarp/logs/smtp', '/opt/IceWarp/logs/smtp', p)).toBe(false);
   });
 });

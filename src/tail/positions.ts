@@ -8,9 +8,22 @@
 // inode and dev are decimal strings: they are 64-bit numbers that a JSON
 // number cannot always hold exactly.
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import path, { dirname } from 'node:path';
 
 export const POSITIONS_VERSION = 1;
+
+/**
+ * Whether the saved positions' directory is the one being followed, compared
+ * as the platform compares names (`paths` is node:path here; tests pass
+ * path.win32): on Windows case does not matter and / is \, so
+ * `C:\Program Files\IceWarp\logs\smtp` written in the config one way and
+ * saved another way is still the same folder, and a restart keeps its offsets.
+ */
+export function sameDirectory(saved: string, current: string, paths: path.PlatformPath = path): boolean {
+  const a = paths.resolve(saved);
+  const b = paths.resolve(current);
+  return paths.sep === '\\' ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
 
 export interface SavedPosition {
   offset: number;

@@ -20,7 +20,7 @@ import type { BigIntStats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../logger.js';
-import { readPositions, writePositions, type SavedPosition } from './positions.js';
+import { readPositions, sameDirectory, writePositions, type SavedPosition } from './positions.js';
 
 export interface TailOptions {
   directory: string;
@@ -460,7 +460,7 @@ export class LogTailer {
         this.log.info('no saved log positions: first start', { file, start_at: this.opts.startAt });
         return;
       }
-      if (resolve(loaded.directory) !== this.directory) {
+      if (!sameDirectory(loaded.directory, this.directory)) {
         this.log.info('saved log positions are for another directory: ignoring them', { file, saved: loaded.directory, directory: this.directory });
         return;
       }
