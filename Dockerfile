@@ -22,10 +22,13 @@ WORKDIR /app
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
-# The positions file lives here when run with the chart's or the README's config;
-# created as the runtime user so a plain `docker run -v` volume is writable.
+# The positions file: the exporter's default positions_file is
+# /var/lib/mailrelay-exporter/positions.json. The folder belongs to the runtime
+# user and is a volume, so positions outlive the container (a named volume
+# starts with this owner; a bind-mounted host folder must be owned by 65534).
 RUN mkdir -p /var/lib/mailrelay-exporter /etc/mailrelay-exporter \
  && chown 65534:65534 /var/lib/mailrelay-exporter
+VOLUME ["/var/lib/mailrelay-exporter"]
 # nobody: the exporter only reads the IceWarp folders and writes its positions file.
 USER 65534:65534
 EXPOSE 10025

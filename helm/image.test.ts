@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PORT } from '../src/http/server.js';
+import { defaultPositionsFile } from '../src/config/paths.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -88,6 +89,21 @@ describe('Dockerfile', () => {
     expect(read('helm/mailrelay-exporter/templates/_helpers.tpl')).toMatch(/define "mailrelay-exporter\.configDir" -}}\n\/etc\/mailrelay-exporter\n/);
     // The chart's positions folder is the one the image prepares for its user.
     expect(ops(runtime, 'RUN').join(' ')).toContain(chartValues.config.positions_file.replace(/\/[^/]+$/, ''));
+  });
+
+  it("declares the default positions folder a volume, created for the runtime user, so positions survive the container", () => {
+    // Without systemd's $STATE_DIRECTORY the exporter saves its positions here unless the config says otherwise.
+    const folder = defaultPositionsFile({}, 'linux').replace(/\/[^/]+$/, '');
+    expect(folder).toBe('/var/lib/mailrelay-exporter');
+    expect(ops(runtime, 'VOLUME').map((v) => JSON.parse(v) as string[])).toEqual([[folder]]);
+    const user = ops(runtime, 'USER')[0]!;
+    const run = ops(runtime, 'RUN').join(' ');
+    expect(run).toMatch(new RegExp(`mkdir -p [^&]*${folder}`));
+    expect(run).toContain(`chown ${user} ${folder}`);
+    // The VOLUME comes after the chown: Docker copies the image folder (and its owner) into a new named volume.
+    const body = runtime.body.map((i) => i.op);
+    expect(body.indexOf('VOLUME')).toBeGreaterThan(body.lastIndexOf('RUN'));
+    expect(chartValues.config.positions_file).toBe(defaultPositionsFile({}, 'linux'));
   });
 
   it('gives the build stage everything tsconfig.build.json compiles', () => {
