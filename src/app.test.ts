@@ -99,6 +99,67 @@ describe('App.reload', () => {
   });
 });
 
+describe('App.reload when a feature cannot start', () => {
+  // 'fragile' accepts max_accounts 7 as a setting but throws when it starts with it (what a
+  // check cannot foresee: the file system, a resource limit); 'first' is switched before it.
+  function features() {
+    const events: string[] = [];
+    const make = (name: string, startFails: (n: number) => boolean): Collector => ({
+      feature: {
+        name,
+        settings: (config) => config.limits.max_accounts,
+        start(settings) {
+          const n = settings as number;
+          if (startFails(n)) {
+            events.push(`${name} start ${n} threw`);
+            throw new Error(`${name} cannot start with ${n}`);
+          }
+          events.push(`${name} start ${n}`);
+          return { ready: Promise.resolve(), status: () => ({ success: true, durationSeconds: 0 }), stop: async () => void events.push(`${name} stop ${n}`) };
+        },
+      },
+      register() {},
+    });
+    return { events, collectors: [make('first', () => false), make('fragile', (n) => n === 7)] };
+  }
+
+  it('puts every feature back on the old settings, reports the failure, and a later reload still works', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailrelay-app-'));
+    try {
+      const configFile = join(dir, 'config.yml');
+      await writeFile(configFile, 'limits: {max_accounts: 1}\n');
+      const { events, collectors } = features();
+      app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: silentLogger, version: 't' }, collectors);
+      const { port } = await app.start();
+      const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+      await writeFile(configFile, 'limits: {max_accounts: 7}\n');
+      expect(await app.reload()).toBe(false);
+      expect(events.slice(2)).toEqual([
+        'first stop 1',
+        'first start 7',
+        'fragile stop 1',
+        'fragile start 7 threw',
+        // Back to the old config, the last switched first.
+        'fragile start 1',
+        'first stop 7',
+        'first start 1',
+      ]);
+      const text = await metrics();
+      expect(text).toContain('mailrelay_config_last_reload_successful 0');
+      expect(text).toContain('mailrelay_collector_success{collector="first"} 1');
+      expect(text).toContain('mailrelay_collector_success{collector="fragile"} 1');
+
+      await writeFile(configFile, 'limits: {max_accounts: 2}\n');
+      expect(await app.reload()).toBe(true);
+      expect(events.slice(9)).toEqual(['first stop 1', 'first start 2', 'fragile stop 1', 'fragile start 2']);
+      expect(await metrics()).toContain('mailrelay_config_last_reload_successful 1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('parseListenAddress', () => {
   it.each([
     [':10025', { host: undefined, port: 10025 }],

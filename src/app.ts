@@ -27,6 +27,8 @@ interface Slot {
   running: Running | undefined;
   /** The JSON of the settings it runs with; undefined while off. */
   settings: string | undefined;
+  /** Those settings themselves, to go back to when a reload fails half-way. */
+  value: unknown;
 }
 
 export class App {
@@ -37,7 +39,7 @@ export class App {
   private reloading: Promise<boolean> = Promise.resolve(true);
 
   constructor(private readonly options: AppOptions, collectors: readonly Collector[] = COLLECTORS) {
-    this.slots = collectors.map((collector) => ({ collector, running: undefined, settings: undefined }));
+    this.slots = collectors.map((collector) => ({ collector, running: undefined, settings: undefined, value: undefined }));
     registerExporterMetrics(this.registry, options.version, () =>
       this.slots.map((s) => ({ name: s.collector.feature.name, status: s.running?.status() })),
     );
@@ -102,26 +104,58 @@ export class App {
   /**
    * Starts, changes in place, restarts or stops each feature for `config`.
    * Every feature's settings are computed first: one that throws rejects the
-   * config while everything still runs as before.
+   * config while everything still runs as before. What can still fail after
+   * that is a feature's start (or in-place apply) throwing once older
+   * features were already switched: then every switched feature goes back
+   * to its previous settings, so the old config runs whole, and the error
+   * fails the reload.
    */
   private async apply(config: Config): Promise<void> {
     const next = this.slots.map((slot) => slot.collector.feature.settings(config));
-    for (const [i, slot] of this.slots.entries()) {
-      const settings = next[i];
-      const json = settings === undefined ? undefined : JSON.stringify(settings);
-      if (json === slot.settings) continue;
-      if (slot.running && settings !== undefined && slot.running.apply?.(settings)) {
-        slot.settings = json;
-        continue;
+    const switched: { slot: Slot; value: unknown }[] = [];
+    try {
+      for (const [i, slot] of this.slots.entries()) {
+        const value = next[i];
+        if ((value === undefined ? undefined : JSON.stringify(value)) === slot.settings) continue;
+        switched.push({ slot, value: slot.value });
+        await this.switchTo(slot, value);
       }
-      // The old instance saves its log positions before a new one reads them.
-      await slot.running?.stop();
-      slot.running = undefined;
-      slot.settings = undefined;
-      if (settings === undefined) continue;
-      slot.running = slot.collector.feature.start(settings, this.options.logger);
-      slot.settings = json;
+    } catch (err) {
+      for (const { slot, value } of switched.reverse()) {
+        try {
+          await this.switchTo(slot, value);
+        } catch (again) {
+          // Neither the new nor the old settings start: the feature is off, and its absence from /metrics says so.
+          this.options.logger.error('feature cannot start with its previous settings either; it is off', { feature: slot.collector.feature.name, err: again as Error });
+        }
+      }
+      throw err;
     }
+  }
+
+  /** Runs one feature with `value` (undefined: off): in place when it can, else stop, then start. */
+  private async switchTo(slot: Slot, value: unknown): Promise<void> {
+    const json = value === undefined ? undefined : JSON.stringify(value);
+    if (slot.running && value !== undefined && slot.running.apply?.(value)) {
+      slot.settings = json;
+      slot.value = value;
+      return;
+    }
+    // The old instance saves its log positions before a new one reads them.
+    const old = slot.running;
+    slot.running = undefined;
+    slot.settings = undefined;
+    slot.value = undefined;
+    try {
+      await old?.stop();
+    } catch (err) {
+      // It is stopped as far as it can be; the replacement must start regardless.
+      this.options.logger.error('feature did not stop cleanly', { feature: slot.collector.feature.name, err: err as Error });
+    }
+    if (value === undefined) return;
+    slot.running = slot.collector.feature.start(value, this.options.logger);
+    slot.settings = json;
+    slot.value = value;
   }
 
   private async isReady(): Promise<boolean> {

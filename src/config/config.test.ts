@@ -39,6 +39,7 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
     ['invalid-probe-interval-too-short.yml', 'invalid-probe-interval-too-short.yml:3: relay_probe.interval: must be at least 1s'],
     ['invalid-timeout-beyond-timers.yml', 'invalid-timeout-beyond-timers.yml:3: relay_probe.timeout: must be at most 24d: Node timers cannot wait longer'],
     ['invalid-window-too-short.yml', 'invalid-window-too-short.yml:2: detection.window: must be at least 1s: log times are counted in whole seconds'],
+    ['invalid-alias-bomb.yml', 'invalid-alias-bomb.yml:2: refused: its aliases expand to more than 100 copies'],
     ['invalid-log-file-pattern.yml', 'invalid-log-file-pattern.yml:3: icewarp.log_file_pattern: "sub/s*.log" must be a file name without a folder'],
   ];
 

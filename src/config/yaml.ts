@@ -1,7 +1,7 @@
 // A YAML file checked against a schema (schema.ts): the value, or a
 // ConfigError naming the file, the line and the key of every problem. Pure;
 // shared by the config file and the web config file.
-import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { LineCounter, isNode, parseDocument, visit, type Document } from 'yaml';
 import type { Issue, Node } from './schema.js';
 
 export class ConfigError extends Error {
@@ -29,7 +29,7 @@ export function parseYamlFile<T>(schema: Node<T>, text: string, file: string): T
     );
   }
   const issues: Issue[] = [];
-  const value = schema.check(doc.toJS() ?? {}, [], issues);
+  const value = schema.check(toJsBounded(doc, lines, file) ?? {}, [], issues);
   if (value === undefined) {
     throw new ConfigError(
       file,
@@ -37,6 +37,35 @@ export function parseYamlFile<T>(schema: Node<T>, text: string, file: string): T
     );
   }
   return value;
+}
+
+/**
+ * More alias expansions than this refuses the file. yaml counts the nodes
+ * each alias copies: a "billion laughs" file of a few hundred bytes would
+ * otherwise expand into gigabytes. 100 is yaml's own default, and far more
+ * than a config file needs.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+/** doc.toJS() with the alias bound, its failure turned into a ConfigError naming the file and the first alias. */
+function toJsBounded(doc: Document, lines: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    if (!(err instanceof ReferenceError) || !/alias/i.test(err.message)) throw err;
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.range) line = lines.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(
+      file,
+      [{ key: '', line, message: `refused: its aliases expand to more than ${MAX_ALIAS_COUNT} copies of what they name (a YAML alias bomb would exhaust memory); write the values out` }],
+      { cause: err },
+    );
+  }
 }
 
 /** A Windows path in double quotes is the usual way to meet YAML's escapes: say how to write it. */
