@@ -19,8 +19,8 @@ function message(account: string | undefined, mailFrom: string, rcpts: [string, 
   };
 }
 
-function book(maxAccounts = 100, maxFailedUsernames = 100, windowSeconds = 3600): AccountBook {
-  return new AccountBook({ maxAccounts, maxFailedUsernames, windowSeconds });
+function book(maxAccounts = 100, maxFailedUsernames = 100, windowSeconds = 3600, maxSendersPerAccount = 5): AccountBook {
+  return new AccountBook({ maxAccounts, maxFailedUsernames, windowSeconds, maxSendersPerAccount });
 }
 
 function entries(b: AccountBook): Record<string, { logins: number; messages: number; ext: number; local: number; foreign: number; failures: number }> {
@@ -139,5 +139,38 @@ describe('AccountBook', () => {
     b.apply(message('a@domaine.com', 'a@domaine.com', [['x@yahoo.com', true]]));
     b.apply(message('b@domaine.com', 'b@domaine.com', [['x@yahoo.com', true], ['y@yahoo.com', true]]));
     expect(b.topByExternalRecipients(1).map(([a]) => a)).toEqual(['b@domaine.com']);
+  });
+
+  it('keeps the envelope senders of each account with their accepted recipients, local ones included', () => {
+    const b = book(100, 100, 3600, 2);
+    b.apply(login('info@domaine.com'));
+    b.apply(message('info@domaine.com', 'info@domaine.com', [['boss@domaine.com', false]]));
+    for (let i = 0; i < 3; i++) b.apply(message('info@domaine.com', 'willm.b@orange.fr', [['a@yahoo.com', true], ['b@gmail.com', true]]));
+    b.apply(message('contact@domaine.com', '', [['x@yahoo.com', true]]));
+    const senders = Object.fromEntries([...b.accountEntries()].map(([a, s]) => [a, s.senders.top().map((t) => [t.sender, t.recipients])]));
+    expect(senders).toEqual({
+      'info@domaine.com': [
+        ['willm.b@orange.fr', 6],
+        ['info@domaine.com', 1],
+      ],
+      'contact@domaine.com': [['<>', 1]],
+    });
+    // A smaller limit on reload applies to accounts already tracked.
+    b.setLimits({ maxAccounts: 100, maxFailedUsernames: 100, windowSeconds: 3600, maxSendersPerAccount: 1 });
+    expect([...b.accountEntries()][0]![1].senders.top().map((t) => t.sender)).toEqual(['willm.b@orange.fr']);
+  });
+
+  it('gives windows of log time ending at the latest line: a catch-up of old logs reads as of its last line', () => {
+    const b = book();
+    // A busy account all day, an account stolen in the last three minutes.
+    for (let m = 0; m < 24 * 60; m += 2) b.apply(message('newsletter@domaine.com', 'newsletter@domaine.com', [['a@partner.fr', true], ['b@partner.fr', true]], T0 + m * 60));
+    const stolenAt = T0 + 24 * 3600 - 180;
+    for (let s = 0; s < 180; s += 10) b.apply(message('info@domaine.com', 'willm.b@orange.fr', Array.from({ length: 8 }, (_, i) => [`r${s}-${i}@yahoo.com`, true] as [string, boolean]), stolenAt + s));
+    const w = Object.fromEntries([...b.accountEntries()].map(([a, s]) => [a, b.windows(s)]));
+    expect(w['info@domaine.com']).toMatchObject({ externalRecipients5m: 144, externalRecipients1h: 144, messages1h: 18, foreignSenderMessages1h: 18, recipientDomains: 1 });
+    expect(w['newsletter@domaine.com']).toMatchObject({ externalRecipients5m: 4, externalRecipients1h: 60, foreignSenderMessages1h: 0 });
+    // Ten times the lifetime total of the stolen account, yet a small fraction of it in the last five minutes.
+    expect([...b.accountEntries()].map(([, s]) => s.externalRecipients)).toEqual([1440, 144]);
+    expect(w['newsletter@domaine.com']!.externalRecipients24h).toBeGreaterThanOrEqual(1380);
   });
 });

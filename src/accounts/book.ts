@@ -8,7 +8,8 @@
 // `__overflow__`; a failed username evicted from the LRU carries its count
 // there too, so sums over `account` stay monotonic.
 import { isForeignSender, type AuthMechanism, type SmtpFact } from '../smtp/facts.js';
-import { SlidingSet } from './window.js';
+import { SenderTally, senderLabel } from './senders.js';
+import { RecentActivity, SlidingSet } from './window.js';
 
 export const OVERFLOW = '__overflow__';
 
@@ -20,6 +21,8 @@ export interface AccountLimits {
   maxFailedUsernames: number;
   /** detection.window, seconds of log time. */
   windowSeconds: number;
+  /** limits.account_senders: envelope senders kept per account, the most frequent. */
+  maxSendersPerAccount: number;
 }
 
 export class AccountStats {
@@ -31,6 +34,26 @@ export class AccountStats {
   foreignSenderMessages = 0;
   readonly clientIps = new SlidingSet(MAX_WINDOW_KEYS);
   readonly recipientDomains = new SlidingSet(MAX_WINDOW_KEYS);
+  /** Accepted recipients by envelope sender (MAIL FROM), the most frequent few. */
+  readonly senders: SenderTally;
+  /** Messages per minute and hour of log time, for the windows of the console and `logs report`. */
+  readonly recent = new RecentActivity();
+
+  constructor(maxSenders: number) {
+    this.senders = new SenderTally(maxSenders);
+  }
+}
+
+/** One account's numbers over windows ending at the latest log time: what the signs of a stolen account are judged on. */
+export interface AccountWindows {
+  externalRecipients5m: number;
+  externalRecipients1h: number;
+  externalRecipients24h: number;
+  messages1h: number;
+  foreignSenderMessages1h: number;
+  /** Distinct client IPs / external recipient domains within detection.window. */
+  clientIps: number;
+  recipientDomains: number;
 }
 
 const MECHANISMS: readonly AuthMechanism[] = ['login', 'plain', 'cram_md5', 'other'];
@@ -48,14 +71,18 @@ export class AccountBook {
 
   /** Accounts with a successful login, insertion-ordered; __overflow__ is kept apart. */
   private readonly accounts = new Map<string, AccountStats>();
-  private readonly overflow = new AccountStats();
+  private readonly overflow: AccountStats;
   /** Failed-only usernames → failures, ordered by last failure (LRU at the front). */
   private readonly failedOnly = new Map<string, number>();
 
-  constructor(private limits: AccountLimits) {}
+  constructor(private limits: AccountLimits) {
+    this.overflow = new AccountStats(limits.maxSendersPerAccount);
+  }
 
   setLimits(limits: AccountLimits): void {
+    const sendersChanged = limits.maxSendersPerAccount !== this.limits.maxSendersPerAccount;
     this.limits = limits;
+    if (sendersChanged) for (const [, stats] of this.accountEntries()) stats.senders.setCapacity(limits.maxSendersPerAccount);
     while (this.failedOnly.size > limits.maxFailedUsernames) this.evictOldestFailed();
   }
 
@@ -93,11 +120,14 @@ export class AccountBook {
           return;
         }
         const stats = this.statsFor(fact.account);
+        const foreign = isForeignSender(fact.account, fact.mailFrom);
         stats.messages++;
         stats.externalRecipients += external;
         stats.localRecipients += fact.recipients.length - external;
-        if (isForeignSender(fact.account, fact.mailFrom)) stats.foreignSenderMessages++;
+        if (foreign) stats.foreignSenderMessages++;
         for (const r of fact.recipients) if (r.external) stats.recipientDomains.add(r.domain, fact.time);
+        stats.senders.add(senderLabel(fact.mailFrom), fact.recipients.length);
+        stats.recent.add(fact.time, external, foreign);
         return;
       }
     }
@@ -127,6 +157,20 @@ export class AccountBook {
     return stats.recipientDomains.count(this.now, this.limits.windowSeconds);
   }
 
+  /** The account's windows ending at the latest log time. */
+  windows(stats: AccountStats): AccountWindows {
+    const hour = stats.recent.lastMinutes(this.now, 60);
+    return {
+      externalRecipients5m: stats.recent.lastMinutes(this.now, 5).externalRecipients,
+      externalRecipients1h: hour.externalRecipients,
+      externalRecipients24h: stats.recent.externalLastHours(this.now, 24),
+      messages1h: hour.messages,
+      foreignSenderMessages1h: hour.foreignSenderMessages,
+      clientIps: this.clientIps(stats),
+      recipientDomains: this.recipientDomains(stats),
+    };
+  }
+
   /** The accounts with the most external recipients, for the landing page. */
   topByExternalRecipients(n: number): [string, AccountStats][] {
     return [...this.accountEntries()].sort((a, b) => b[1].externalRecipients - a[1].externalRecipients).slice(0, n);
@@ -142,7 +186,7 @@ export class AccountBook {
     if (known) return known;
     // A username spelled like the overflow label can never have series of its own.
     if (account !== OVERFLOW && this.accounts.size < this.limits.maxAccounts) {
-      const stats = new AccountStats();
+      const stats = new AccountStats(this.limits.maxSendersPerAccount);
       // A username that failed before it logged in brings its failures along.
       const failures = this.failedOnly.get(account);
       if (failures !== undefined) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingSet } from './window.js';
+import { RecentActivity, SlidingSet } from './window.js';
 
 describe('SlidingSet', () => {
   it('counts distinct keys seen within the window, by their last sighting', () => {
@@ -25,5 +25,46 @@ describe('SlidingSet', () => {
     for (let i = 0; i < 1000; i++) s.add(`spray${i}`, 200 + i);
     expect(s.size).toBeLessThanOrEqual(10);
     expect(s.count(1199, 5)).toBe(5); // the five most recent keys
+  });
+});
+
+describe('RecentActivity', () => {
+  const T = Date.UTC(2026, 10, 28, 6, 0, 0) / 1000; // a whole hour
+
+  it('sums the last N minutes of log time: the current minute and the N-1 before', () => {
+    const a = new RecentActivity();
+    a.add(T + 10, 8, true); // minute 0
+    a.add(T + 4 * 60 + 59, 2, false); // minute 4
+    a.add(T + 5 * 60, 1, true); // minute 5
+    expect(a.lastMinutes(T + 5 * 60 + 30, 5)).toEqual({ externalRecipients: 3, messages: 2, foreignSenderMessages: 1 });
+    expect(a.lastMinutes(T + 5 * 60 + 30, 60)).toEqual({ externalRecipients: 11, messages: 3, foreignSenderMessages: 2 });
+    expect(a.lastMinutes(T + 65 * 60, 60)).toEqual({ externalRecipients: 0, messages: 0, foreignSenderMessages: 0 });
+    expect(a.lastMinute).toBe(T + 5 * 60);
+  });
+
+  it('counts a line read late into its own minute and hour; one older than the kept buckets only where it still fits', () => {
+    const a = new RecentActivity();
+    a.add(T + 120, 1, false);
+    a.add(T + 10, 4, false); // read after a later line
+    a.add(T + 120 - 3600, 100, false); // an hour before the newest: out of the minutes, still in the day
+    expect(a.lastMinutes(T + 120, 2)).toEqual({ externalRecipients: 1, messages: 1, foreignSenderMessages: 0 });
+    expect(a.lastMinutes(T + 120, 3)).toEqual({ externalRecipients: 5, messages: 2, foreignSenderMessages: 0 });
+    expect(a.externalLastHours(T + 120, 24)).toBe(105);
+    a.add(T - 25 * 3600, 1000, false); // older than the day kept: in no window
+    expect(a.externalLastHours(T + 120, 24)).toBe(105);
+  });
+
+  it('keeps an hour of minutes and a day of hours, no more, however long it runs', () => {
+    const a = new RecentActivity();
+    for (let m = 0; m < 3 * 24 * 60; m++) a.add(T + m * 60, 1, false);
+    const now = T + (3 * 24 * 60 - 1) * 60;
+    expect(a.lastMinutes(now, 60).externalRecipients).toBe(60);
+    expect(a.lastMinutes(now, 5).externalRecipients).toBe(5);
+    // The current hour (all 60 of its minutes) and the 23 before.
+    expect(a.externalLastHours(now, 24)).toBe(24 * 60);
+    const internals = a as unknown as { minutes: number[]; hours: number[]; minuteCounts: number[] };
+    expect(internals.minutes.length).toBeLessThanOrEqual(60);
+    expect(internals.minuteCounts.length).toBe(3 * internals.minutes.length);
+    expect(internals.hours.length).toBeLessThanOrEqual(24);
   });
 });

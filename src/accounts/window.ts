@@ -40,3 +40,96 @@ export class SlidingSet {
     for (let i = 0; i < victims; i++) this.lastSeen.delete(oldestFirst[i]![0]);
   }
 }
+
+/** One account's messages within a stretch of log time. */
+export interface ActivityCounts {
+  externalRecipients: number;
+  messages: number;
+  foreignSenderMessages: number;
+}
+
+const MINUTE = 60;
+const HOUR = 3600;
+/** Minute buckets kept: the last hour. */
+const MINUTES_KEPT = 60;
+/** Hour buckets kept: the last day. */
+const HOURS_KEPT = 24;
+
+/**
+ * An account's recent messages in buckets of log time: per minute for the
+ * last hour (external recipients, messages, foreign-sender messages) and per
+ * hour for the last day (external recipients). At most 60 + 24 buckets, and
+ * only for minutes and hours with a message, so an idle account costs
+ * nothing and a busy one a few hundred numbers. A window of N minutes is the
+ * current minute of log time and the N-1 before it.
+ */
+export class RecentActivity {
+  /** Minute numbers (unix seconds / 60), oldest first, and 3 counts per minute. */
+  private readonly minutes: number[] = [];
+  private readonly minuteCounts: number[] = [];
+  private readonly hours: number[] = [];
+  private readonly hourExternal: number[] = [];
+
+  add(time: number, externalRecipients: number, foreignSender: boolean): void {
+    const i = slot(this.minutes, Math.floor(time / MINUTE), MINUTES_KEPT, this.minuteCounts, 3);
+    if (i >= 0) {
+      const c = this.minuteCounts;
+      c[3 * i] = c[3 * i]! + externalRecipients;
+      c[3 * i + 1] = c[3 * i + 1]! + 1;
+      c[3 * i + 2] = c[3 * i + 2]! + (foreignSender ? 1 : 0);
+    }
+    const h = slot(this.hours, Math.floor(time / HOUR), HOURS_KEPT, this.hourExternal, 1);
+    if (h >= 0) this.hourExternal[h] = this.hourExternal[h]! + externalRecipients;
+  }
+
+  /** The counts of the last `minutes` minutes (at most 60) ending at log time `now`. */
+  lastMinutes(now: number, minutes: number): ActivityCounts {
+    const from = Math.floor(now / MINUTE) - minutes;
+    const out = { externalRecipients: 0, messages: 0, foreignSenderMessages: 0 };
+    for (let i = this.minutes.length - 1; i >= 0 && this.minutes[i]! > from; i--) {
+      out.externalRecipients += this.minuteCounts[3 * i]!;
+      out.messages += this.minuteCounts[3 * i + 1]!;
+      out.foreignSenderMessages += this.minuteCounts[3 * i + 2]!;
+    }
+    return out;
+  }
+
+  /** External recipients of the last `hours` hours (at most 24), the current hour included. */
+  externalLastHours(now: number, hours: number): number {
+    const from = Math.floor(now / HOUR) - hours;
+    let sum = 0;
+    for (let i = this.hours.length - 1; i >= 0 && this.hours[i]! > from; i--) sum += this.hourExternal[i]!;
+    return sum;
+  }
+
+  /** Log time of the latest minute with a message; undefined before the first. */
+  get lastMinute(): number | undefined {
+    const m = this.minutes[this.minutes.length - 1];
+    return m === undefined ? undefined : m * MINUTE;
+  }
+}
+
+/**
+ * The index of bucket `key` in the ascending `keys` (with `width` counts per
+ * bucket in `counts`), made if missing, dropping the buckets that fell out of
+ * the last `kept`; -1 for a key already older than those (a line read late).
+ */
+function slot(keys: number[], key: number, kept: number, counts: number[], width: number): number {
+  let i = keys.length - 1;
+  if (i >= 0 && keys[i] === key) return i;
+  const newest = Math.max(key, keys[i] ?? key);
+  if (key <= newest - kept) return -1;
+  // Log time mostly moves forward: the bucket is the last one, or goes after it.
+  while (i >= 0 && keys[i]! > key) i--;
+  if (i >= 0 && keys[i] === key) return i;
+  keys.splice(i + 1, 0, key);
+  counts.splice((i + 1) * width, 0, ...new Array<number>(width).fill(0));
+  let stale = 0;
+  while (stale < keys.length && keys[stale]! <= newest - kept) stale++;
+  if (stale > 0) {
+    keys.splice(0, stale);
+    counts.splice(0, stale * width);
+    return i + 1 - stale;
+  }
+  return i + 1;
+}

@@ -78,6 +78,9 @@ describe('log collector', () => {
       ['mailrelay_account_recipients_total{account="info@domaine.com",destination="local"}', 0],
       ['mailrelay_account_recipients_total{account="contact@domaine.com",destination="external"}', 1],
       ['mailrelay_account_recipients_total{account="contact@domaine.com",destination="local"}', 1],
+      // The link to the queue: info@'s spam went out under a forged MAIL FROM.
+      ['mailrelay_account_sender_recipients_total{account="info@domaine.com",sender="willm.b@orange.fr"}', 4],
+      ['mailrelay_account_sender_recipients_total{account="contact@domaine.com",sender="contact@domaine.com"}', 2],
       ['mailrelay_account_foreign_sender_messages_total{account="info@domaine.com"}', 2],
       ['mailrelay_account_foreign_sender_messages_total{account="contact@domaine.com"}', 0],
       ['mailrelay_account_auth_failures_total{account="admin@domaine.com"}', 1],

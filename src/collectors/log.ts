@@ -83,6 +83,17 @@ const DEFINITIONS: Definition[] = [
     collect: perAccount((_, s) => s.foreignSenderMessages),
   },
   {
+    name: 'mailrelay_account_sender_recipients_total',
+    type: 'counter',
+    help: "Accepted recipients of the account's messages by envelope sender (MAIL FROM; <> for the null sender), for its limits.account_senders most frequent senders, counted since the sender was tracked.",
+    collect(p, sample) {
+      for (const [account, s] of p.book.accountEntries()) {
+        const label = accountLabel(account, s);
+        for (const [sender, recipients] of s.senders.entries()) sample(`${label},${labelPair('sender', sender)}`, recipients);
+      }
+    },
+  },
+  {
     name: 'mailrelay_unauthenticated_relay_recipients_total',
     type: 'counter',
     help: 'External recipients of accepted messages in sessions without successful AUTH: the server relayed for someone who did not log in.',

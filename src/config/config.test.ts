@@ -64,6 +64,7 @@ describe('loadConfig: valid files', () => {
     });
     expect(c.local_domains).toEqual(['domaine.com', '*.domaine.com']);
     expect(c.detection.window).toBe(3600);
+    expect(c.limits.account_senders).toBe(3);
     expect(c.spool.rescan_interval).toBe(300);
     expect(c.dnsbl).toEqual({
       ips: ['203.0.113.7', '2001:db8::7'],
@@ -80,7 +81,7 @@ describe('loadConfig: valid files', () => {
     expect(loadConfig('', 'empty.yml')).toEqual(defaultConfig());
     const d = defaultConfig();
     expect([d.icewarp, d.dnsbl, d.relay_probe]).toEqual([undefined, undefined, undefined]);
-    expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20 });
+    expect(d.limits).toEqual({ max_accounts: 10000, max_failed_usernames: 1000, spool_top_senders: 20, account_senders: 5 });
     expect([d.start_at, d.positions_file]).toEqual(['end', defaultPositionsFile()]);
     const i = loadConfig('icewarp: {}\n').icewarp;
     expect([i?.log_directory, i?.mail_directory, i?.log_file_pattern, i?.log_time_zone]).toEqual([undefined, undefined, 's*.log', 'UTC']);

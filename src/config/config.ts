@@ -53,6 +53,8 @@ export const configSchema = atMostOneOf(Object.keys(MTA_SECTIONS), 'MTA section'
     max_accounts: withDefault(positiveInt, 10000),
     max_failed_usernames: withDefault(positiveInt, 1000),
     spool_top_senders: withDefault(positiveInt, 20),
+    /** Envelope senders (MAIL FROM) kept per account, the most frequent: series of mailrelay_account_sender_recipients_total. */
+    account_senders: withDefault(positiveInt, 5),
   }),
   spool: object({
     /** Full rescans heal file events the watcher missed. */

@@ -23,6 +23,7 @@ export function accountLimits(config: Config): AccountLimits {
     maxAccounts: config.limits.max_accounts,
     maxFailedUsernames: config.limits.max_failed_usernames,
     windowSeconds: config.detection.window,
+    maxSendersPerAccount: config.limits.account_senders,
   };
 }
 
