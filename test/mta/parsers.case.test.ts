@@ -44,7 +44,7 @@ async function accountSeries(mta: string, writer: Writer, sessions: readonly Ses
     const text = await registry.metrics();
     const series = new Map<string, number>();
     for (const line of text.split('\n')) {
-      const m = /^(mailrelay_(?:account_(?:logins|messages|recipients|foreign_sender_messages)_total|account_client_ips|account_recipient_domains|unauthenticated_relay_recipients_total|relay_denied_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
+      const m = /^(mailrelay_(?:account_(?:logins|messages|recipients|foreign_sender_messages|sender_recipients)_total|account_client_ips|account_recipient_domains|unauthenticated_relay_recipients_total|relay_denied_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
       if (m) series.set(m[1]!, Number(m[2]));
     }
     expect(text).toMatch(/^mailrelay_log_unparsed_lines_total 0$/m);

@@ -148,6 +148,7 @@ export function expectedAccountSeries(sessions: readonly SessionScript[]): Map<s
       add(`mailrelay_account_recipients_total{account="${account}",destination="external"}`, external.length);
       add(`mailrelay_account_recipients_total{account="${account}",destination="local"}`, accepted.length - external.length);
       add(`mailrelay_account_foreign_sender_messages_total{account="${account}"}`, tx.mailFrom.toLowerCase() === account ? 0 : 1);
+      add(`mailrelay_account_sender_recipients_total{account="${account}",sender="${tx.mailFrom.toLowerCase() || '<>'}"}`, accepted.length);
       const set = domains.get(account) ?? domains.set(account, new Set()).get(account)!;
       for (const r of external) set.add(domainOf(r.address));
     }
