@@ -1,11 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App, parseListenAddress } from './app.js';
 import type { Collector } from './collectors/registry.js';
 import { SettingsError, type Running } from './feature.js';
-import { silentLogger } from './logger.js';
+import { COLLECTORS } from './features.js';
+import { createLogger, silentLogger } from './logger.js';
 
 // A feature whose first catch-up the test finishes by hand: the contract /-/ready depends on.
 function catchUpFeature(): { feature: Collector; finish: () => void } {
@@ -45,6 +46,53 @@ describe('App', () => {
     const { port } = await app.start();
     expect(await (await fetch(`http://127.0.0.1:${port}/custom`)).text()).toContain('mailrelay_build_info{version="0.0.0-test"');
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+  });
+});
+
+describe('App: honest health with the real collectors', () => {
+  let dir: string;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function start(configYaml: string): Promise<{ base: string; log: string[] }> {
+    dir = await mkdtemp(join(tmpdir(), 'mailrelay-app-'));
+    const configFile = join(dir, 'config.yml');
+    await writeFile(configFile, configYaml.replaceAll('$DIR', dir));
+    const log: string[] = [];
+    app = new App({ configFile, listenAddress: '127.0.0.1:0', telemetryPath: '/metrics', logger: createLogger('info', (l) => void log.push(l)), version: 't' }, COLLECTORS);
+    const { port } = await app.start();
+    return { base: `http://127.0.0.1:${port}`, log };
+  }
+
+  it('with nothing configured: warns at start, exports no collector series (no 0 for an off DNSBL or queue), and the page says so', async () => {
+    const { base, log } = await start('local_domains: [domaine.com]\n');
+    expect(log.join('')).toMatch(/level=warn msg="no collector is configured: only the exporter's own metrics are exported/);
+    const samples = (await (await fetch(`${base}/metrics`)).text()).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(samples.map((l) => l.replace(/[{ ].*$/, ''))).toEqual(['mailrelay_build_info', 'mailrelay_config_last_reload_successful']);
+    expect(await (await fetch(`${base}/`)).text()).toContain('<li>no collector is configured');
+  });
+
+  it('says on /-/ready (503) and the landing page which configured folder is missing, until it appears', async () => {
+    const { base, log } = await start('icewarp:\n  log_directory: $DIR/smtp\n  mail_directory: $DIR/mail\npositions_file: $DIR/positions.json\n');
+    expect(log.join('')).not.toContain('no collector is configured');
+    const ready = await fetch(`${base}/-/ready`);
+    const text = await ready.text();
+    expect(ready.status).toBe(503);
+    expect(text).toContain(`icewarp.log_directory: ${dir}/smtp does not exist\n`);
+    expect(text).toContain(`icewarp.mail_directory: ${dir}/mail does not exist\n`);
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).toContain(`<h2>Problems</h2>`);
+    expect(page).toContain(`<li>icewarp.log_directory: ${dir}/smtp does not exist</li>`);
+    await mkdir(join(dir, 'smtp'));
+    await writeFile(join(dir, 'mail'), 'a file, not a folder');
+    const still = await (await fetch(`${base}/-/ready`)).text();
+    expect(still).not.toContain('icewarp.log_directory');
+    expect(still).toContain(`icewarp.mail_directory: ${dir}/mail is not a directory`);
+    await rm(join(dir, 'mail'));
+    await mkdir(join(dir, 'mail'));
+    expect(await (await fetch(`${base}/-/ready`)).text()).toBe('Ready.\n');
+    expect(await (await fetch(`${base}/`)).text()).not.toContain('Problems');
   });
 });
 

@@ -9,7 +9,7 @@ import { ExporterRegistry, type Collector } from './collectors/registry.js';
 import type { Running } from './feature.js';
 import { COLLECTORS } from './features.js';
 import { listen, type WebServer } from './http/listener.js';
-import { createHttpApp, type LandingInfo } from './http/server.js';
+import { createHttpApp, type LandingInfo, type Readiness } from './http/server.js';
 import type { Logger } from './logger.js';
 
 export interface AppOptions {
@@ -131,6 +131,7 @@ export class App {
       }
       throw err;
     }
+    if (this.slots.every((s) => !s.running)) this.options.logger.warn(NOTHING_CONFIGURED, { config_file: this.options.configFile ?? 'none' });
   }
 
   /** Runs one feature with `value` (undefined: off): in place when it can, else stop, then start. */
@@ -158,23 +159,33 @@ export class App {
     slot.value = value;
   }
 
-  private async isReady(): Promise<boolean> {
+  private async isReady(): Promise<Readiness> {
     const pending = this.slots.map((s) => s.running?.ready);
-    const settled = await Promise.race([
+    const caughtUp = await Promise.race([
       Promise.all(pending).then(() => true),
       new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
     ]);
-    return settled;
+    return { caughtUp, problems: await this.problems() };
   }
 
-  private landing(): LandingInfo {
+  private async problems(): Promise<string[]> {
+    const each = await Promise.all(this.slots.map((s) => s.running?.problems?.() ?? []));
+    return each.flat();
+  }
+
+  private async landing(): Promise<LandingInfo> {
+    const problems = await this.problems();
+    if (this.slots.every((s) => !s.running)) problems.push(NOTHING_CONFIGURED);
     return {
       version: this.options.version,
       telemetryPath: this.options.telemetryPath,
       tables: this.slots.flatMap((s) => (s.running?.landingTable ? [s.running.landingTable()] : [])),
+      problems,
     };
   }
 }
+
+const NOTHING_CONFIGURED = 'no collector is configured: only the exporter\'s own metrics are exported (set an MTA section with its logs or queue, dnsbl or relay_probe)';
 
 /** "[host]:port", ":port", "host:port". An empty host listens on all addresses, as in the Go exporters. */
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Collector } from './collectors/registry.js';
 import { defaultConfig, readConfigFile, type Config } from './config/config.js';
 import { COLLECTORS } from './features.js';
+import { folderProblem } from './folders.js';
 import { readTlsFiles, readWebConfig, tlsContext } from './http/webConfig.js';
 import { configuredMta } from './mtas.js';
 import type { LogSource } from './smtp/parser.js';
@@ -115,13 +116,8 @@ export async function checkConfig(opts: CheckOptions): Promise<CheckReport> {
 
 /** Checked as the user running the check: run it as the service's user to be sure. */
 async function checkFolder(dir: string, key: string, problem: (msg: string) => void): Promise<void> {
-  try {
-    if (!(await stat(dir)).isDirectory()) return problem(`${key}: ${dir} is not a directory`);
-    await access(dir, constants.R_OK | constants.X_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    problem(`${key}: ${dir} ${code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user' : `cannot be used: ${(err as Error).message}`}`);
-  }
+  const why = await folderProblem(dir, key);
+  if (why !== undefined) problem(why);
 }
 
 async function checkExecutable(file: string, key: string, problem: (msg: string) => void): Promise<void> {

@@ -28,6 +28,12 @@ export interface Running<S = unknown> {
   apply?(settings: S): boolean;
   stop(): Promise<void>;
   landingTable?(): LandingTable;
+  /**
+   * What keeps it from seeing anything now, each naming its config key (a
+   * configured folder missing or unreadable); empty when nothing does.
+   * /-/ready answers 503 with these, and the landing page shows them.
+   */
+  problems?(): Promise<string[]>;
 }
 
 /** A setting a feature cannot run with, named by its config key. */

@@ -1,11 +1,11 @@
 // The DNSBL feature: checks the configured public IPs against blocklists on
 // an interval; the metrics read the last results, so a scrape never waits for DNS.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { CollectorStatus, Feature, LandingTable } from '../feature.js';
 import type { Logger } from '../logger.js';
 import { DnsblChecker, type DnsblSettings } from '../probes/dnsbl.js';
-import type { Collector } from './registry.js';
+import type { Collector, ExporterRegistry } from './registry.js';
 import { ScheduledCheck } from './scheduledCheck.js';
 
 export class DnsblRunning extends ScheduledCheck {
@@ -44,7 +44,7 @@ export const dnsblFeature: Feature<DnsblFeatureSettings, DnsblRunning> = {
 
 export const dnsblCollector: Collector<DnsblRunning> = {
   feature: dnsblFeature,
-  register(registry: Registry, current: () => DnsblRunning | undefined): void {
+  register(registry: ExporterRegistry, current: () => DnsblRunning | undefined): void {
     const listed = new Gauge({
       name: 'mailrelay_dnsbl_listed',
       help: 'Whether the IP is listed in the DNSBL zone (1) or not (0), as of the last answer; answer holds the listing codes (127.0.0.x, comma-separated), "" when not listed.',
@@ -65,15 +65,18 @@ export const dnsblCollector: Collector<DnsblRunning> = {
         for (const [zone, n] of current()?.checker.queryErrors() ?? []) errors.inc({ zone }, n);
       },
     });
-    const lastCheck = new Gauge({
-      name: 'mailrelay_dnsbl_last_check_timestamp_seconds',
-      help: 'When the last round of DNSBL lookups ended, in unix seconds.',
-      registers: [registry],
-      collect() {
-        lastCheck.reset();
-        const round = current()?.checker.lastRound();
-        if (round) lastCheck.set(round.finishedAt);
+    // A state metric: nothing while the feature is off or before its first round,
+    // where a prom-client gauge would say 0 (1970, "56 years since the last check").
+    registry.addStateMetrics([
+      {
+        name: 'mailrelay_dnsbl_last_check_timestamp_seconds',
+        help: 'When the last round of DNSBL lookups ended, in unix seconds.',
+        type: 'gauge',
+        collect(sample) {
+          const round = current()?.checker.lastRound();
+          if (round) sample('', round.finishedAt);
+        },
       },
-    });
+    ]);
   },
 };

@@ -1,9 +1,9 @@
 // The mail-queue gauges. The MTA's queue source keeps a summary up to date;
 // collect() only reads its snapshot, so a scrape never waits for a scan.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { queueFeature, type MailQueues } from '../pipeline/mailQueues.js';
 import type { SpoolSnapshot } from '../spool/summary.js';
-import type { Collector } from './registry.js';
+import type { Collector, ExporterRegistry } from './registry.js';
 
 export const spoolCollector: Collector<MailQueues> = {
   feature: queueFeature,
@@ -14,7 +14,7 @@ export const spoolCollector: Collector<MailQueues> = {
 
 /** The spool gauges over any source of snapshots (the running feature, or a test's fixed one). */
 export function registerSpoolMetrics(
-  registry: Registry,
+  registry: ExporterRegistry,
   snapshot: () => SpoolSnapshot | undefined,
   scanErrors: () => number | undefined,
 ): void {
@@ -58,15 +58,6 @@ export function registerSpoolMetrics(
       for (const t of snapshot()?.topSenders ?? []) senderMessages.set({ sender: t.sender }, t.messages);
     },
   });
-  const senders = new Gauge({
-    name: 'mailrelay_spool_senders',
-    help: 'Distinct original senders of the messages in the outgoing queue.',
-    registers: [registry],
-    collect() {
-      senders.reset();
-      senders.set(snapshot()?.distinctSenders ?? 0);
-    },
-  });
   const sameSize = new Gauge({
     name: 'mailrelay_spool_largest_same_size_messages',
     help: 'Messages in the largest group of one exact byte size in the queue (a spam run is many copies of one size).',
@@ -94,13 +85,26 @@ export function registerSpoolMetrics(
       }
     },
   });
-  const errors = new Counter({
-    name: 'mailrelay_spool_scan_errors_total',
-    help: 'Queue folders that could not be read at a scan, and queue files whose stat or head read failed (files that vanish are not errors).',
-    registers: [registry],
-    collect() {
-      errors.reset();
-      errors.inc(scanErrors() ?? 0);
+  // Without labels, prom-client would print 0 for these while the feature is
+  // off; as state metrics they print nothing then, like every labelled series.
+  registry.addStateMetrics([
+    {
+      name: 'mailrelay_spool_senders',
+      help: 'Distinct original senders of the messages in the outgoing queue.',
+      type: 'gauge',
+      collect(sample) {
+        const s = snapshot();
+        if (s) sample('', s.distinctSenders);
+      },
     },
-  });
+    {
+      name: 'mailrelay_spool_scan_errors_total',
+      help: 'Queue folders that could not be read at a scan, and queue files whose stat or head read failed (files that vanish are not errors).',
+      type: 'counter',
+      collect(sample) {
+        const n = scanErrors();
+        if (n !== undefined) sample('', n);
+      },
+    },
+  ]);
 }

@@ -10,14 +10,23 @@ export interface LandingInfo {
   version: string;
   telemetryPath: string;
   tables: LandingTable[];
+  /** What keeps the exporter from seeing anything (a configured folder missing), shown first. */
+  problems: string[];
+}
+
+export interface Readiness {
+  /** The first catch-up of every feature is done. */
+  caughtUp: boolean;
+  /** Why a feature cannot see anything now, naming the config key: not ready while there is one. */
+  problems: string[];
 }
 
 export interface HttpOptions {
   registry: ExporterRegistry;
   telemetryPath: string;
-  ready(): Promise<boolean>;
+  ready(): Promise<Readiness>;
   reload(): Promise<boolean>;
-  landing(): LandingInfo;
+  landing(): Promise<LandingInfo>;
 }
 
 export function createHttpApp(opts: HttpOptions): Express {
@@ -42,8 +51,13 @@ export function createHttpApp(opts: HttpOptions): Express {
   });
 
   app.get('/-/ready', async (_req, res) => {
-    if (await opts.ready()) res.type('text/plain').send('Ready.\n');
-    else res.status(503).type('text/plain').send('Not ready: still catching up.\n');
+    const { caughtUp, problems } = await opts.ready();
+    if (caughtUp && problems.length === 0) {
+      res.type('text/plain').send('Ready.\n');
+      return;
+    }
+    const lines = [...(caughtUp ? [] : ['still catching up']), ...problems];
+    res.status(503).type('text/plain').send(`Not ready: ${lines.join('\n')}\n`);
   });
 
   app.post('/-/reload', async (_req, res) => {
@@ -51,14 +65,17 @@ export function createHttpApp(opts: HttpOptions): Express {
     else res.status(500).type('text/plain').send('Reload failed; the previous config is still in use. See the exporter log.\n');
   });
 
-  app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(opts.landing()));
+  app.get('/', async (_req, res) => {
+    res.type('html').send(landingPage(await opts.landing()));
   });
 
   return app;
 }
 
 function landingPage(info: LandingInfo): string {
+  const problems = info.problems.length
+    ? `<h2>Problems</h2>\n<ul class="problems">\n${info.problems.map((p) => `<li>${esc(p)}</li>`).join('\n')}\n</ul>\n`
+    : '';
   const tables = info.tables
     .map(
       (t) => `<h2>${esc(t.title)}</h2>
@@ -71,7 +88,7 @@ ${t.rows.length ? t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).jo
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>mailrelay-exporter</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}</style>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.problems{color:#a00}</style>
 </head>
 <body>
 <h1>mailrelay-exporter</h1>
@@ -81,7 +98,7 @@ ${t.rows.length ? t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).jo
 <li><a href="/-/healthy">Health</a></li>
 <li><a href="/-/ready">Readiness</a></li>
 </ul>
-${tables}
+${problems}${tables}
 </body>
 </html>
 `;

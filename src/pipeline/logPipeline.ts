@@ -4,6 +4,7 @@
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';
 import type { CollectorStatus, Feature, LandingTable, Running } from '../feature.js';
+import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredLogSource } from '../mtas.js';
 import { LocalDomains } from '../smtp/facts.js';
@@ -100,6 +101,11 @@ export class LogPipeline implements Running<LogSettings> {
 
   status(): CollectorStatus {
     return { success: this.tailer.healthy && !this.startFailed, durationSeconds: this.lastBatchSeconds };
+  }
+
+  async problems(): Promise<string[]> {
+    const why = await folderProblem(this.settings.source.directory, this.settings.source.key);
+    return why === undefined ? [] : [why];
   }
 
   landingTable(): LandingTable {

@@ -3,6 +3,7 @@
 // same on an empty queue and on 200,000 messages.
 import type { Config } from '../config/config.js';
 import type { CollectorStatus, Feature, LandingTable, Running } from '../feature.js';
+import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredQueue } from '../mtas.js';
 import type { QueueLocation, QueueSource } from '../spool/source.js';
@@ -52,6 +53,13 @@ export class MailQueues implements Running<QueueSettings> {
 
   stop(): Promise<void> {
     return this.source.stop();
+  }
+
+  /** A queue read from a folder needs that folder (a command's failures show in status()). */
+  async problems(): Promise<string[]> {
+    const { kind, location, key } = this.settings.queue;
+    const why = kind === 'folder' ? await folderProblem(location, key) : undefined;
+    return why === undefined ? [] : [why];
   }
 
   landingTable(): LandingTable {
