@@ -161,6 +161,28 @@ describe('listen with TLS and basic auth', () => {
   });
 });
 
+describe('listen: closing', () => {
+  it('ends kept-alive TLS connections and connections still in their handshake', async () => {
+    const { port } = await start(tlsConfig());
+    const ca = readFileSync(certs.caFile);
+    // A client that keeps its connection open after a response, as Prometheus does.
+    const kept = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    const closedKept = new Promise<void>((resolve) => kept.once('close', () => resolve()));
+    kept.on('error', () => undefined);
+    await new Promise<void>((resolve) => kept.once('secureConnect', () => resolve()));
+    kept.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    await new Promise<void>((resolve) => kept.once('data', () => resolve()));
+    // And one that connected but never started TLS.
+    const silent = netConnect(port, '127.0.0.1');
+    const closedSilent = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    silent.on('error', () => undefined);
+    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    await server!.close();
+    server = undefined;
+    await Promise.all([closedKept, closedSilent]);
+  });
+});
+
 describe('listen with client certificates', () => {
   const clientAuth = (type: string, extra = '') => tlsConfig(`  client_ca_file: ${certs.caFile}\n  client_auth_type: ${type}\n${extra}`);
   const withCert = (which: 'client' | 'stranger') => ({

@@ -117,6 +117,9 @@ export async function listen(opts: ListenOptions): Promise<WebServer> {
       resolve();
     });
   });
+  // The HTTP server gets its TLS connections handed over and never listens itself; Node starts
+  // its per-connection request and header timeouts, and closeAllConnections(), on 'listening'.
+  if (server !== http) http.emit('listening');
   const addr = server.address();
   const address = typeof addr === 'object' && addr ? { address: addr.address, port: addr.port } : { address: opts.host ?? '', port: opts.port };
   log.info(startedWithTls ? 'TLS is enabled' : 'TLS is disabled', {
@@ -128,6 +131,7 @@ export async function listen(opts: ListenOptions): Promise<WebServer> {
     tls: startedWithTls,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server !== http) http.close(() => undefined); // stops its timeout checks
       http.closeAllConnections();
       for (const s of rawSockets) s.destroy();
       await closed;
