@@ -5,6 +5,7 @@
 import type { Config } from './config/config.js';
 import type { Node } from './config/schema.js';
 import { icewarpMta, icewarpSection } from './icewarp/mta.js';
+import { postfixMta, postfixSection } from './postfix/mta.js';
 import type { LogSource } from './smtp/parser.js';
 import type { QueueLocation } from './spool/source.js';
 
@@ -21,9 +22,10 @@ export interface Mta<C = unknown> {
 /** The sections of the config file, one per MTA (config.ts builds its schema from them). */
 export const MTA_SECTIONS = {
   icewarp: icewarpSection,
+  postfix: postfixSection,
 };
 
-export const MTAS: readonly Mta[] = [icewarpMta];
+export const MTAS: readonly Mta[] = [icewarpMta, postfixMta];
 
 /** The MTA whose section is in the config, with that section; undefined when none is. The config loader allows one at most. */
 export function configuredMta(config: Config): { mta: Mta; section: unknown } | undefined {

@@ -41,6 +41,8 @@ describe('loadConfig: one row per invalid fixture, a stable fragment naming file
     ['invalid-window-too-short.yml', 'invalid-window-too-short.yml:2: detection.window: must be at least 1s: log times are counted in whole seconds'],
     ['invalid-alias-bomb.yml', 'invalid-alias-bomb.yml:2: refused: its aliases expand to more than 100 copies'],
     ['invalid-log-file-pattern.yml', 'invalid-log-file-pattern.yml:3: icewarp.log_file_pattern: "sub/s*.log" must be a file name without a folder'],
+    ['invalid-postfix-log-file.yml', 'invalid-postfix-log-file.yml:3: postfix.log_file: "/var/log/*/mail.log": only the file name may hold * or ?, not the folder'],
+    ['invalid-two-mtas.yml', 'invalid-two-mtas.yml:3: postfix: only one MTA section may be set (also found: icewarp)'],
   ];
 
   it('covers every invalid fixture', () => {
@@ -75,6 +77,12 @@ describe('loadConfig: valid files', () => {
       concurrency: 8,
     });
     expect(c.relay_probe?.targets).toEqual([{ host: 'mail.domaine.com', port: 25 }]);
+  });
+
+  it('accepts every key of the postfix section, and defaults log times to the local zone', () => {
+    const c = loadConfig(read('valid-postfix.yml'), 'valid-postfix.yml');
+    expect(c.postfix).toEqual({ log_file: '/var/log/mail.log*', log_time_zone: 'Europe/Paris' });
+    expect(loadConfig('postfix:\n  log_file: /var/log/mail.log\n').postfix?.log_time_zone).toBe('Local');
   });
 
   it('fills defaults; an empty file is the default config with every collector off', () => {

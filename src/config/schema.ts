@@ -2,7 +2,7 @@
 // YAML value and reports problems by key path, so errors can name the key and
 // (through the YAML document) its line. Defaults live here, in one place.
 import { isIP } from 'node:net';
-import { isTimeZone } from '../icewarp/timezone.js';
+import { isTimeZone } from '../smtp/timezone.js';
 import { compileFileNamePattern, FileNamePatternError } from '../tail/glob.js';
 import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
@@ -104,6 +104,31 @@ export const fileNamePattern: Node<string> = {
       issues.push({ path, message: `${JSON.stringify(value)} ${err.reason}` });
       return undefined;
     }
+  },
+};
+/**
+ * A file path whose file name may be a glob (`/var/log/mail.log*`): the glob
+ * is on the name only, so the folder must be written out (it is the folder followed).
+ */
+export const filePathPattern: Node<string> = {
+  expected: 'a file path such as /var/log/mail.log or /var/log/mail.log*',
+  check(value, path, issues) {
+    if (typeof value !== 'string' || value === '') {
+      issues.push({ path, message: `must be ${this.expected}, got ${describe(value)}` });
+      return undefined;
+    }
+    const slash = Math.max(value.lastIndexOf('/'), value.lastIndexOf('\\'));
+    const folder = value.slice(0, slash + 1);
+    const name = value.slice(slash + 1);
+    if (/[*?]/.test(folder)) {
+      issues.push({ path, message: `${JSON.stringify(value)}: only the file name may hold * or ?, not the folder` });
+      return undefined;
+    }
+    if (name === '') {
+      issues.push({ path, message: `${JSON.stringify(value)} names a folder: add the file name (mail.log, or mail.log* for its rotations too)` });
+      return undefined;
+    }
+    return value;
   },
 };
 export const ipAddress = leaf('an IPv4 or IPv6 address', (v) => (typeof v === 'string' && isIP(v) ? v : undefined));

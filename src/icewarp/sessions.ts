@@ -5,9 +5,9 @@
 // covers PIPELINING. AUTH passwords are never decoded or kept: the line that
 // carries one is recognised by its position in the exchange and dropped.
 
-import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
+import { cleanAccount, detach, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
 import { LineScanner, fileDaySeconds } from './line.js';
-import { wallClock, type WallClock } from './timezone.js';
+import { wallClock, type WallClock } from '../smtp/timezone.js';
 
 export interface IcewarpSessionsOptions {
   localDomains: LocalDomains;
@@ -620,19 +620,4 @@ function cramUsername(text: string, p: number, end: number): string | undefined 
   } finally {
     buf.fill(0);
   }
-}
-
-/**
- * A copy that shares no memory with the line it was cut from. V8 makes a
- * slice of 13 or more characters a view that keeps its whole parent alive:
- * for a line cut from a read buffer, that is the whole buffer, and for an
- * AUTH line, the password. Slices shorter than that are copies, so the
- * string is rebuilt from 12-character pieces (cheaper than a Buffer round trip).
- */
-function detach(s: string): string {
-  if (s.length < 13) return s; // already a copy (or not a slice at all)
-  const pieces: string[] = [];
-  for (let i = 0; i < s.length; i += 12) pieces.push(s.slice(i, i + 12));
-  return pieces.join(''); // join builds one flat string, fast to compare char by char
-
 }

@@ -102,3 +102,18 @@ export class LocalDomains {
     return this.exact.has(d) || this.suffixes.some((s) => d.endsWith(s));
   }
 }
+
+/**
+ * A copy that shares no memory with the line it was cut from. V8 makes a
+ * slice of 13 or more characters a view that keeps its whole parent alive:
+ * for a line cut from a read buffer, that is the whole buffer, and for an
+ * AUTH line, the password. Slices shorter than that are copies, so the
+ * string is rebuilt from 12-character pieces (cheaper than a Buffer round trip).
+ * Every parser keeps what it holds on to (peers, addresses, usernames) through it.
+ */
+export function detach(s: string): string {
+  if (s.length < 13) return s; // already a copy (or not a slice at all)
+  const pieces: string[] = [];
+  for (let i = 0; i < s.length; i += 12) pieces.push(s.slice(i, i + 12));
+  return pieces.join(''); // join builds one flat string, fast to compare char by char
+}

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { LogPipeline, logSettings } from '../../src/pipeline/logPipeline.js';
 import { icewarpLog } from './icewarp.js';
+import { postfixLog } from './postfix.js';
 import { expectedAccountSeries, LOCAL_DOMAINS, sharedScenario, type SessionScript } from './scenario.js';
 
 interface Writer {
@@ -22,6 +23,7 @@ interface Writer {
 
 const WRITERS: Record<string, Writer> = {
   icewarp: { section: (dir) => `icewarp:\n  log_directory: ${dir}\n`, write: icewarpLog },
+  postfix: { section: (dir) => `postfix:\n  log_file: ${dir}/mail.log*\n`, write: postfixLog },
 };
 
 const dirs: string[] = [];

@@ -1,7 +1,8 @@
-// IceWarp writes `HH:MM:SS` in the server's local time, with no offset. The
-// zone comes from the config (`icewarp.log_time_zone`): "UTC" (default),
-// "Local" (the exporter's own zone, right when it runs on the mail server),
-// a fixed offset such as "+02:00", or an IANA name such as "Europe/Paris".
+// Log times written without an offset (IceWarp's `HH:MM:SS`, syslog's
+// `Nov 29 18:42:01`) are wall-clock times of the mail server's zone. The zone
+// comes from the MTA's config section (`log_time_zone`): "UTC", "Local" (the
+// exporter's own zone, right when it runs on the mail server), a fixed offset
+// such as "+02:00", or an IANA name such as "Europe/Paris".
 
 /** Converts a wall-clock time (seconds since the epoch, read as if it were UTC) to true unix seconds. */
 export type WallClock = (wallSeconds: number) => number;
