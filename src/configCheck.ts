@@ -65,7 +65,7 @@ export async function checkConfig(opts: CheckOptions): Promise<CheckReport> {
       await checkFolder(logs.directory, logs.key, problem);
     }
     if (queue) {
-      out.push(`  mail queues: ${queue.location}`);
+      out.push(`  mail queues: ${queue.location}${queue.instance === undefined ? '' : ` (${queue.instance})`}`);
       if (queue.kind === 'folder') await checkFolder(queue.location, queue.key, problem);
       else await checkExecutable(queue.location, queue.key, problem);
     }

@@ -23,7 +23,7 @@ import {
   type QueueName,
 } from '../spool/layout.js';
 import { senderLabel } from '../spool/scanner.js';
-import { SpoolSummary } from '../spool/summary.js';
+import { SpoolSummary, type SpoolQueue } from '../spool/summary.js';
 import { describeFsError, lstatOrUndefined, UnsafePathError, type MailDirectory } from './durable.js';
 
 export interface QueueFile {
@@ -137,7 +137,7 @@ export async function scanIncomingFolder(mail: MailDirectory, folder: string, wa
 }
 
 export interface FolderReport {
-  queue: QueueName;
+  queue: SpoolQueue;
   folder: string;
   messages: number;
   bytes: number;

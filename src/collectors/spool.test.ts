@@ -68,6 +68,9 @@ describe('spool collector', () => {
     expect(text).toContain('mailrelay_spool_messages{queue="outgoing",folder="_outgoing/priority_2"} 2');
     expect(text).toMatch(/^mailrelay_spool_largest_same_size_messages\{queue="outgoing"\} 14\d$/m);
     expect(text).toContain('mailrelay_spool_scan_errors_total 0');
+    // The retry notion every MTA shares: IceWarp's retry and priority folders.
+    const folderMessages = (folder: string) => Number(new RegExp(`^mailrelay_spool_messages\\{queue="outgoing",folder="${folder}"\\} (\\d+)$`, 'm').exec(text)![1]);
+    expect(text).toContain(`\nmailrelay_spool_deferred_messages ${folderMessages('_outgoing/retry') + folderMessages('_outgoing/priority_2')}\n`);
   });
 
   it('passes promtool check metrics on the golden file', () => {

@@ -20,7 +20,7 @@ export function registerSpoolMetrics(
 ): void {
   const messages = new Gauge({
     name: 'mailrelay_spool_messages',
-    help: 'Messages in the queue folder: .tmp files in outgoing folders, complete .tmp/.dat pairs in incoming folders.',
+    help: 'Messages in the queue folder (IceWarp: .tmp files in outgoing folders, complete .tmp/.dat pairs in incoming folders; Postfix: the messages postqueue -j lists in that queue).',
     labelNames: ['queue', 'folder'],
     registers: [registry],
     collect() {
@@ -40,7 +40,7 @@ export function registerSpoolMetrics(
   });
   const oldest = new Gauge({
     name: 'mailrelay_spool_oldest_message_age_seconds',
-    help: 'Seconds since the modification time of the oldest message in the queue folder; 0 when it holds none.',
+    help: 'Seconds since the oldest message in the queue folder was queued (IceWarp: its file modification time; Postfix: its arrival time); 0 when it holds none.',
     labelNames: ['queue', 'folder'],
     registers: [registry],
     collect() {
@@ -95,6 +95,15 @@ export function registerSpoolMetrics(
       collect(sample) {
         const s = snapshot();
         if (s) sample('', s.distinctSenders);
+      },
+    },
+    {
+      name: 'mailrelay_spool_deferred_messages',
+      help: 'Outgoing messages waiting for a retry after a failed delivery (IceWarp: _outgoing/retry and _outgoing/priority_*; Postfix: the deferred queue).',
+      type: 'gauge',
+      collect(sample) {
+        const s = snapshot();
+        if (s) sample('', s.folders.reduce((n, f) => (f.deferred ? n + f.messages : n), 0));
       },
     },
     {

@@ -81,7 +81,7 @@ describe('loadConfig: valid files', () => {
 
   it('accepts every key of the postfix section, and defaults log times to the local zone', () => {
     const c = loadConfig(read('valid-postfix.yml'), 'valid-postfix.yml');
-    expect(c.postfix).toEqual({ log_file: '/var/log/mail.log*', log_time_zone: 'Europe/Paris' });
+    expect(c.postfix).toEqual({ log_file: '/var/log/mail.log*', log_time_zone: 'Europe/Paris', postqueue: '/usr/sbin/postqueue', config_directory: '/etc/postfix-out' });
     expect(loadConfig('postfix:\n  log_file: /var/log/mail.log\n').postfix?.log_time_zone).toBe('Local');
   });
 

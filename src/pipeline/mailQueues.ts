@@ -31,7 +31,7 @@ export class MailQueues implements Running<QueueSettings> {
   ) {
     this.source = settings.queue.open({ topSenders: settings.topSenders, rescanIntervalMs: settings.rescanIntervalSeconds * 1000, log });
     this.ready = this.source.ready;
-    log.info('following the mail queue', { mta: settings.queue.mta, location: settings.queue.location });
+    log.info('following the mail queue', { mta: settings.queue.mta, location: settings.queue.location, instance: settings.queue.instance });
   }
 
   status(): CollectorStatus | undefined {
@@ -44,7 +44,8 @@ export class MailQueues implements Running<QueueSettings> {
 
   /** Another queue needs a new source; the limits and the rescan interval change in place. */
   apply(next: QueueSettings): boolean {
-    if (next.queue.mta !== this.settings.queue.mta || next.queue.location !== this.settings.queue.location) return false;
+    const [a, b] = [next.queue, this.settings.queue];
+    if (a.mta !== b.mta || a.location !== b.location || a.instance !== b.instance) return false;
     if (next.topSenders !== this.settings.topSenders) this.source.setTopSenders(next.topSenders);
     if (next.rescanIntervalSeconds !== this.settings.rescanIntervalSeconds) this.source.setRescanInterval(next.rescanIntervalSeconds * 1000);
     this.settings = next;

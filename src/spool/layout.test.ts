@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOutgoingMessage, messageFileKind, parseOriginalSender, queueOfFolder, stemOf } from './layout.js';
+import { isDeferredFolder, isOutgoingMessage, messageFileKind, parseOriginalSender, queueOfFolder, stemOf } from './layout.js';
 
 describe('parseOriginalSender', () => {
   it.each([
@@ -31,6 +31,16 @@ describe('queue folders and files', () => {
     ['domaine.com', undefined],
   ])('%s is %s', (folder, queue) => {
     expect(queueOfFolder(folder)).toBe(queue);
+  });
+
+  it.each([
+    ['_outgoing/retry', true],
+    ['_outgoing/priority_2', true],
+    ['_outgoing', false],
+    ['_outgoing/other', false],
+    ['_incoming', false],
+  ])('%s waits for a retry: %s', (folder, deferred) => {
+    expect(isDeferredFolder(folder)).toBe(deferred);
   });
 
   it('classifies message files by extension', () => {

@@ -25,6 +25,15 @@ export function queueOfFolder(folder: string): QueueName | undefined {
   return undefined;
 }
 
+/**
+ * Whether an outgoing folder holds mail waiting for a retry after a failed
+ * delivery (mailrelay_spool_deferred_messages): IceWarp's `retry` and its
+ * `priority_N` folders, as IceWarp's staff count the retry queue.
+ */
+export function isDeferredFolder(folder: string): boolean {
+  return /^_outgoing\/(?:retry|priority_.+)$/.test(folder);
+}
+
 export type MessageFileKind = 'tmp' | 'dat' | 'tm$';
 
 /** The kind of a queue file by its extension (case-insensitive, as on Windows), or undefined for other files. */

@@ -70,6 +70,7 @@ function expected(truth: QueueTruth, topSenders = 20): SpoolSnapshot {
       return {
         folder,
         queue,
+        deferred: folder === '_outgoing/retry' || folder.startsWith('_outgoing/priority_'),
         messages: f.messages,
         bytes: f.bytes,
         oldestAgeSeconds: f.oldestMtimeMs === undefined ? 0 : (NOW - f.oldestMtimeMs) / 1000,
@@ -125,8 +126,8 @@ describe('SpoolScanner full scan', () => {
     const s = scanner(dir);
     await s.ready;
     expect(s.snapshot().folders).toEqual([
-      { folder: '_incoming', queue: 'incoming', messages: 0, bytes: 0, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
-      { folder: '_outgoing', queue: 'outgoing', messages: 0, bytes: 0, oldestAgeSeconds: 0 },
+      { folder: '_incoming', queue: 'incoming', deferred: false, messages: 0, bytes: 0, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
+      { folder: '_outgoing', queue: 'outgoing', deferred: false, messages: 0, bytes: 0, oldestAgeSeconds: 0 },
     ]);
     expect(s.status()).toMatchObject({ success: true });
   });
@@ -201,7 +202,7 @@ describe('SpoolScanner full scan', () => {
     const s = scanner(dir);
     await s.ready;
     expect(s.snapshot().folders).toEqual([
-      { folder: '_incoming', queue: 'incoming', messages: 1, bytes: 3, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
+      { folder: '_incoming', queue: 'incoming', deferred: false, messages: 1, bytes: 3, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
       expect.objectContaining({ folder: '_outgoing', messages: 1 }),
     ]);
     writeFileSync(bytes(join(dir, '_outgoing'), 'd\u00e9j\u00e0.tmp'), 'Original Sender: <a@b.c>\r\n');

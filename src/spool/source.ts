@@ -35,6 +35,8 @@ export interface QueueLocation {
   /** Where the queue is read from: a folder, or a command. */
   readonly location: string;
   readonly kind: 'folder' | 'command';
+  /** What else names the queue besides its location (Postfix's `-c` configuration directory): a change needs a new source. */
+  readonly instance?: string;
   /** The config key that names it, for messages (`icewarp.mail_directory`). */
   readonly key: string;
   open(opts: QueueOpenOptions): QueueSource;

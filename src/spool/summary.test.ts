@@ -23,8 +23,8 @@ describe('SpoolSummary, outgoing', () => {
     s.settle();
     expect(s.snapshot(NOW)).toEqual({
       folders: [
-        { folder: '_outgoing', queue: 'outgoing', messages: 2, bytes: 300, oldestAgeSeconds: 60 },
-        { folder: '_outgoing/retry', queue: 'outgoing', messages: 1, bytes: 100, oldestAgeSeconds: 5 },
+        { folder: '_outgoing', queue: 'outgoing', deferred: false, messages: 2, bytes: 300, oldestAgeSeconds: 60 },
+        { folder: '_outgoing/retry', queue: 'outgoing', deferred: true, messages: 1, bytes: 100, oldestAgeSeconds: 5 },
       ],
       topSenders: [
         { sender: 'a@x.org', messages: 2 },
@@ -105,6 +105,7 @@ describe('SpoolSummary, outgoing', () => {
     expect(snap.folders[0]).toEqual({
       folder: '_outgoing',
       queue: 'outgoing',
+      deferred: false,
       messages: files.length,
       bytes: files.reduce((n, f) => n + f.size, 0),
       oldestAgeSeconds: (NOW - Math.min(...files.map((f) => f.mtimeMs))) / 1000,

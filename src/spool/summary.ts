@@ -2,7 +2,7 @@
 // aggregates kept up to date on every change, so that reading it (a scrape)
 // costs O(folders + top senders), never O(files). Pure: the scanner feeds it
 // what it found on disk.
-import { messageFileKind, queueOfFolder, stemOf, type MessageFileKind, type QueueName } from './layout.js';
+import { isDeferredFolder, messageFileKind, queueOfFolder, stemOf, type MessageFileKind, type QueueName } from './layout.js';
 
 /** What the scanner knows of one file. `sender` only matters for outgoing `.tmp` files. */
 export interface FileFacts {
@@ -48,10 +48,19 @@ interface FolderState {
   orphanDat: number;
 }
 
+/**
+ * The `queue` label: mail waiting to leave (outgoing), received and not yet
+ * processed (incoming), or set aside and never delivered as it stands
+ * (quarantine: Postfix's hold queue).
+ */
+export type SpoolQueue = QueueName | 'quarantine';
+
 /** A folder as a scrape sees it. */
 export interface FolderSummary {
   folder: string;
-  queue: QueueName;
+  queue: SpoolQueue;
+  /** Its messages wait for a retry after a failed delivery (IceWarp `_outgoing/retry`, Postfix `deferred`). */
+  deferred: boolean;
   messages: number;
   bytes: number;
   /** 0 when the folder holds no message. */
@@ -266,6 +275,7 @@ export class SpoolSummary {
       const summary: FolderSummary = {
         folder: s.folder,
         queue: s.queue,
+        deferred: isDeferredFolder(s.folder),
         messages: s.messages,
         bytes: s.bytes,
         oldestAgeSeconds: s.oldestMs === undefined ? 0 : Math.max(0, (nowMs - s.oldestMs) / 1000),
