@@ -2,7 +2,7 @@
 // requeue; incoming repair). Returns the process exit code: 0 ok, 1 an
 // error (a file-system problem, a conflict), 2 a usage error.
 import { UsageError } from './args.js';
-import { describeFsError, MailDirError } from './durable.js';
+import { describeFsError, MailDirError, pathText } from './durable.js';
 import { stepDelayFromEnv } from './journal.js';
 import { FromHeaderError } from './message.js';
 import type { AdminIo } from './plan.js';
@@ -78,7 +78,8 @@ export async function runAdminCommand(argv: string[], io: AdminIo = processIo())
     }
     // A file-system error in the middle of a run: the journal lets a rerun finish it.
     const e = err as NodeJS.ErrnoException;
-    const where = e.path ? `${e.path}: ` : '';
+    // A Buffer path (a name that is not UTF-8) is shown with \xNN escapes.
+    const where = e.path ? `${pathText(e.path as string | Buffer)}: ` : '';
     const what = e.code ? describeFsError(e) : (e.message ?? String(err));
     io.err(`mailrelay-exporter ${group} ${sub}: error: ${where}${what}; no message was lost: fix this, then rerun the same command with --apply to finish\n`);
     return 1;

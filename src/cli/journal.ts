@@ -5,7 +5,7 @@
 // rerun what happened; a `.done` file closes the run. A rerun finds runs
 // without `.done` and finishes them before planning anything new.
 import { open, readFile, readdir, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { posix } from 'node:path';
 import {
   appendSynced,
   copySynced,
@@ -15,14 +15,22 @@ import {
   partialPathFor,
   renameNoClobber,
   sha256File,
+  UnsafePathError,
   writeSynced,
   type MailDirectory,
 } from './durable.js';
+import { decodeJournalPath, encodeJournalPath, shown } from './names.js';
 import { QUARANTINE } from '../spool/layout.js';
+
+const { dirname } = posix;
 
 export class JournalError extends MailDirError {}
 
-/** One file of a run. Paths are relative to the mail directory, with `/` separators. */
+/**
+ * One file of a run. Paths are relative to the mail directory, with `/`
+ * separators, as byte strings (names.ts); on disk each is its UTF-8 text or
+ * `{"base64": …}` for a name that is not UTF-8.
+ */
 export interface JournalEntry {
   from: string;
   to: string;
@@ -69,19 +77,19 @@ export class Journal {
     private readonly markers: Set<string>,
   ) {}
 
-  /** Folders changed by same-file-system renames, fsynced once before `.done`: a rename is atomic without it. */
+  /** Folders (relative) changed by same-file-system renames, fsynced once before `.done`: a rename is atomic without it. */
   readonly dirtyFolders = new Set<string>();
 
   get runDir(): string {
     return dirname(this.path);
   }
 
-  private get progressPath(): string {
+  private get progressPath(): Buffer {
     return this.mail.abs(this.path.replace(/\.jsonl$/, '.progress'));
   }
 
   private get donePath(): string {
-    return this.mail.abs(this.path.replace(/\.jsonl$/, '.done'));
+    return this.path.replace(/\.jsonl$/, '.done');
   }
 
   /** A new run folder `_quarantine/<UTC time>[-N]` (created), unique even within one second. */
@@ -90,7 +98,7 @@ export class Journal {
     const stamp = runStamp(now);
     for (let n = 1; ; n++) {
       const rel = `${QUARANTINE}/${n === 1 ? stamp : `${stamp}-${n}`}`;
-      if (!(await lstatOrUndefined(mail.abs(rel)))) {
+      if (!(await mail.lstat(rel))) {
         await mail.ensureFolder(rel);
         return rel;
       }
@@ -100,36 +108,46 @@ export class Journal {
   /** Writes the whole plan durably: temporary name, fsync, rename, fsync of the folder. */
   static async create(mail: MailDirectory, path: string, entries: JournalEntry[]): Promise<Journal> {
     const abs = mail.abs(path);
-    const tmp = `${abs}.partial`;
-    await writeSynced(tmp, entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : ''));
+    const tmp = mail.abs(`${path}.partial`);
+    await writeSynced(tmp, entries.map((e) => JSON.stringify(journalLine(e))).join('\n') + (entries.length ? '\n' : ''));
     await renameNoClobber(tmp, abs);
-    await fsyncDir(dirname(abs));
+    await fsyncDir(mail.abs(dirname(path)));
     return new Journal(mail, path, entries, new Set());
   }
 
   static async load(mail: MailDirectory, path: string): Promise<Journal> {
-    const abs = mail.abs(path);
+    const abs = mail.shownAbs(path);
     let text: string;
     try {
-      text = await readFile(abs, 'utf8');
+      text = await readFile(mail.abs(path), 'utf8');
     } catch (err) {
       throw new JournalError(`${abs}: cannot read the journal: ${(err as Error).message}`, { cause: err });
     }
     const entries: JournalEntry[] = [];
     text.split('\n').forEach((line, i) => {
       if (line.trim() === '') return;
-      let e: JournalEntry;
+      let raw: Record<string, unknown>;
       try {
-        e = JSON.parse(line) as JournalEntry;
+        raw = JSON.parse(line) as Record<string, unknown>;
       } catch (err) {
         throw new JournalError(`${abs}:${i + 1}: not a JSON line`, { cause: err });
       }
-      if (typeof e.from !== 'string' || typeof e.to !== 'string' || typeof e.sha256 !== 'string' || typeof e.size !== 'number') {
+      const from = decodeJournalPath(raw.from);
+      const to = decodeJournalPath(raw.to);
+      const keep = raw.keep === undefined ? undefined : decodeJournalPath(raw.keep);
+      if (from === undefined || to === undefined || (raw.keep !== undefined && keep === undefined) || typeof raw.sha256 !== 'string' || typeof raw.size !== 'number') {
         throw new JournalError(`${abs}:${i + 1}: a journal line needs from, to, size and sha256`);
       }
       // A tampered journal must not lead outside the mail directory: abs() throws.
-      for (const p of [e.from, e.to, e.keep]) if (p !== undefined) mail.abs(p);
-      entries.push(e);
+      for (const p of [from, to, keep]) {
+        if (p === undefined) continue;
+        try {
+          mail.abs(p);
+        } catch (err) {
+          throw new UnsafePathError(`${abs}:${i + 1}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      entries.push({ ...(raw as unknown as JournalEntry), from, to, ...(keep !== undefined ? { keep } : {}) });
     });
     const markers = new Set<string>();
     const journal = new Journal(mail, path, entries, markers);
@@ -145,9 +163,12 @@ export class Journal {
   static async findUnfinished(mail: MailDirectory, name: RegExp): Promise<string[]> {
     if ((await mail.checkFolder(QUARANTINE)) === 'missing') return [];
     const found: string[] = [];
-    const runs = (await readdir(mail.abs(QUARANTINE), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const runs = (await readdir(mail.abs(QUARANTINE), { withFileTypes: true, encoding: 'buffer' }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name.toString('latin1'))
+      .sort();
     for (const run of runs) {
-      const files = await readdir(mail.abs(`${QUARANTINE}/${run}`));
+      const files = (await readdir(mail.abs(`${QUARANTINE}/${run}`), { encoding: 'buffer' })).map((b) => b.toString('latin1'));
       for (const f of files.sort()) {
         if (name.test(f) && f.endsWith('.jsonl') && !files.includes(f.replace(/\.jsonl$/, '.done'))) {
           found.push(`${QUARANTINE}/${run}/${f}`);
@@ -167,14 +188,14 @@ export class Journal {
   }
 
   async flushFolders(): Promise<void> {
-    for (const dir of this.dirtyFolders) await fsyncDir(dir);
+    for (const dir of this.dirtyFolders) await fsyncDir(this.mail.abs(dir));
     this.dirtyFolders.clear();
   }
 
   async finish(summary: Record<string, unknown>): Promise<void> {
     await this.flushFolders();
-    await writeSynced(this.donePath, JSON.stringify({ ...summary, finished: new Date().toISOString() }) + '\n');
-    await fsyncDir(dirname(this.donePath));
+    await writeSynced(this.mail.abs(this.donePath), JSON.stringify({ ...summary, finished: new Date().toISOString() }) + '\n');
+    await fsyncDir(this.mail.abs(dirname(this.donePath)));
   }
 }
 
@@ -183,7 +204,14 @@ export interface Move {
   marker: string;
   from: string;
   to: string;
+  /**
+   * The content the plan recorded: when set, the source must still hash to
+   * it before it moves (into a live queue, a file must be the one planned).
+   */
+  sha256?: string;
 }
+
+type MoveResult = { outcome: Outcome; detail?: string };
 
 /**
  * Moves files so that a kill at any point loses none and duplicates none,
@@ -193,68 +221,83 @@ export interface Move {
  * and only then remove the source. A rerun reads the marker: with it, the
  * copy is known complete (the source goes even if IceWarp has already taken
  * the destination); without it, the copy starts over.
+ *
+ * Every path is checked just before its move, component by component
+ * (MailDirectory.lstat): a symlink on the way, or a source whose content is
+ * not what the plan recorded, is a conflict and the file stays where it is,
+ * with the rest of its group (never half a pair).
  */
 export async function moveGroup(
   journal: Journal,
   moves: Move[],
   step: () => Promise<void>,
   /** Whether two folders are on different file systems; injectable so tests can take the copy path on one disk. */
-  crossDevice: (fromDir: string, toDir: string) => Promise<boolean> = differentDevices,
-): Promise<{ outcome: Outcome; detail?: string }[]> {
+  crossDevice: (fromDir: Buffer, toDir: Buffer) => Promise<boolean> = differentDevices,
+): Promise<MoveResult[]> {
   const { mail } = journal;
   type State = 'pending' | 'committed' | 'finished';
   const states: State[] = [];
-  const results: { outcome: Outcome; detail?: string }[] = [];
+  const results: MoveResult[] = [];
 
   const stageCopy = async (m: Move): Promise<void> => {
     const F = mail.abs(m.from);
-    const P = partialPathFor(mail.abs(m.to));
-    const copied = await copySynced(F, P, step);
+    const P = partialPathFor(m.to);
+    const copied = await copySynced(F, mail.abs(P), step);
     await step();
     const source = await sha256File(F);
-    if (copied !== source) throw new JournalError(`${P}: the copy of ${F} does not match it (sha256); the source is kept`);
+    if (copied !== source) throw new JournalError(`${mail.shownAbs(P)}: the copy of ${mail.shownAbs(m.from)} does not match it (sha256); the source is kept`);
     await journal.mark(m.marker);
     await step();
   };
 
-  for (const m of moves) {
-    const F = mail.abs(m.from);
-    const T = mail.abs(m.to);
+  const classify = async (m: Move): Promise<[State, MoveResult]> => {
     const committed = journal.has(m.marker);
-    const fromSt = await lstatOrUndefined(F);
-    const toSt = await lstatOrUndefined(T);
-    if (!fromSt) {
-      states.push('finished');
-      results.push(toSt || committed ? { outcome: 'already' } : { outcome: 'missing', detail: `${m.from}: gone before it was moved` });
-      continue;
+    let fromSt, toSt;
+    try {
+      fromSt = await mail.lstat(m.from);
+      toSt = await mail.lstat(m.to);
+    } catch (err) {
+      if (!(err instanceof UnsafePathError)) throw err;
+      return ['finished', { outcome: 'conflict', detail: `${err.message}; ${shown(m.from)} left in place` }];
     }
-    if (!fromSt.isFile()) {
-      states.push('finished');
-      results.push({ outcome: 'conflict', detail: `${m.from}: not a regular file (a symlink is never followed)` });
-      continue;
-    }
+    if (!fromSt) return ['finished', toSt || committed ? { outcome: 'already' } : { outcome: 'missing', detail: `${shown(m.from)}: gone before it was moved` }];
+    if (!fromSt.isFile()) return ['finished', { outcome: 'conflict', detail: `${shown(m.from)}: not a regular file (a symlink is never followed)` }];
+    const F = mail.abs(m.from);
     if (toSt) {
       // Killed after the rename of a cross-fs copy, before the source was removed.
-      if (committed && toSt.isFile() && (await sha256File(T)) === (await sha256File(F))) {
+      if (committed && toSt.isFile() && (await sha256File(mail.abs(m.to))) === (await sha256File(F))) {
         await unlink(F);
-        await fsyncDir(dirname(F));
-        states.push('finished');
-        results.push({ outcome: 'moved' });
-      } else {
-        states.push('finished');
-        results.push({ outcome: 'conflict', detail: `${m.to}: already exists with other content; ${m.from} left in place` });
+        await fsyncDir(mail.abs(dirname(m.from)));
+        return ['finished', { outcome: 'moved' }];
       }
-      continue;
+      return ['finished', { outcome: 'conflict', detail: `${shown(m.to)}: already exists with other content; ${shown(m.from)} left in place` }];
     }
-    states.push(committed ? 'committed' : 'pending');
-    results.push({ outcome: 'moved' });
+    if (!committed && m.sha256 !== undefined && (await sha256File(F)) !== m.sha256) {
+      return ['finished', { outcome: 'conflict', detail: `${shown(m.from)}: its content is not what the journal recorded (sha256); left in place` }];
+    }
+    return [committed ? 'committed' : 'pending', { outcome: 'moved' }];
+  };
+
+  for (const m of moves) {
+    const [state, result] = await classify(m);
+    states.push(state);
+    results.push(result);
+  }
+  // One file of a group that cannot move holds back the others not yet committed.
+  const blocked = results.findIndex((r) => r.outcome === 'conflict');
+  if (blocked >= 0) {
+    for (const [i, m] of moves.entries()) {
+      if (states[i] !== 'pending') continue;
+      states[i] = 'finished';
+      results[i] = { outcome: 'conflict', detail: `${shown(m.from)}: left in place with its group, since ${shown(moves[blocked]!.from)} could not move` };
+    }
   }
 
   // Stage every cross-fs copy of the group first, so the renames come back to back.
   for (const [i, m] of moves.entries()) {
     if (states[i] !== 'pending') continue;
     await mail.ensureFolder(dirname(m.to));
-    if (await crossDevice(dirname(mail.abs(m.from)), dirname(mail.abs(m.to)))) {
+    if (await crossDevice(mail.abs(dirname(m.from)), mail.abs(dirname(m.to)))) {
       await stageCopy(m);
       states[i] = 'committed';
     }
@@ -268,10 +311,10 @@ export async function moveGroup(
         await renameNoClobber(F, T);
         if (m.to.startsWith(`${QUARANTINE}/`)) {
           // IceWarp never takes from the quarantine: the folders are fsynced once, at the end of the run.
-          journal.dirtyFolders.add(dirname(T)).add(dirname(F));
+          journal.dirtyFolders.add(dirname(m.to)).add(dirname(m.from));
         } else {
-          await fsyncDir(dirname(T));
-          await fsyncDir(dirname(F));
+          await fsyncDir(mail.abs(dirname(m.to)));
+          await fsyncDir(mail.abs(dirname(m.from)));
         }
         await step();
         continue;
@@ -283,10 +326,10 @@ export async function moveGroup(
       }
     }
     if (states[i] === 'committed') {
-      const P = partialPathFor(T);
+      const P = mail.abs(partialPathFor(m.to));
       if (await lstatOrUndefined(P)) {
         await renameNoClobber(P, T);
-        await fsyncDir(dirname(T));
+        await fsyncDir(mail.abs(dirname(m.to)));
         await step();
       }
       // else: renamed before a kill, and possibly already taken by IceWarp.
@@ -295,19 +338,27 @@ export async function moveGroup(
 
   for (const [i, m] of moves.entries()) {
     if (states[i] !== 'committed') continue;
-    const F = mail.abs(m.from);
-    await unlink(F); // the verified copy is in place: this ends the move, it deletes no mail
-    await fsyncDir(dirname(F));
+    await unlink(mail.abs(m.from)); // the verified copy is in place: this ends the move, it deletes no mail
+    await fsyncDir(mail.abs(dirname(m.from)));
     await step();
   }
   return results;
 }
 
-async function differentDevices(fromDir: string, toDir: string): Promise<boolean> {
+async function differentDevices(fromDir: Buffer, toDir: Buffer): Promise<boolean> {
   return (await lstatOrUndefined(fromDir))?.dev !== (await lstatOrUndefined(toDir))?.dev;
 }
 
-/** Runs a journal of plain moves (quarantine, restore, repair), group by group, and closes it. */
+/** Whether a move puts a file into a live queue (anywhere but the quarantine), where its content must be the one planned. */
+export function intoLiveQueue(to: string): boolean {
+  return !to.startsWith(`${QUARANTINE}/`);
+}
+
+/**
+ * Runs a journal of plain moves (quarantine, restore, repair), group by
+ * group, and closes it. A file moving into a live queue must still have the
+ * sha256 its journal recorded.
+ */
 export async function executeMoves(journal: Journal, step: () => Promise<void>): Promise<EntryResult[]> {
   const results: EntryResult[] = [];
   const { entries } = journal;
@@ -316,13 +367,23 @@ export async function executeMoves(journal: Journal, step: () => Promise<void>):
     const group = entries[i]!.group;
     let j = i + 1;
     if (group !== undefined) while (j < entries.length && entries[j]!.group === group) j++;
-    const moves = entries.slice(i, j).map((e, k) => ({ marker: `commit ${i + k}`, from: e.from, to: e.to }));
+    const moves = entries.slice(i, j).map((e, k) => ({
+      marker: `commit ${i + k}`,
+      from: e.from,
+      to: e.to,
+      ...(intoLiveQueue(e.to) && e.sha256 !== '' ? { sha256: e.sha256 } : {}),
+    }));
     const outcomes = await moveGroup(journal, moves, step);
     outcomes.forEach((r, k) => results.push({ index: i + k, ...r }));
     i = j;
   }
   await journal.finish(summarise(results));
   return results;
+}
+
+/** A journal line as written: paths in their lossless JSON form. */
+function journalLine(e: JournalEntry): Record<string, unknown> {
+  return { ...e, from: encodeJournalPath(e.from), to: encodeJournalPath(e.to), ...(e.keep !== undefined ? { keep: encodeJournalPath(e.keep) } : {}) };
 }
 
 export function summarise(results: EntryResult[]): Record<Outcome, number> {
@@ -337,11 +398,12 @@ export function summarise(results: EntryResult[]): Record<Outcome, number> {
  * its process; a lock left by a killed run is taken over.
  */
 export class RunLock {
-  private constructor(private readonly path: string) {}
+  private constructor(private readonly path: Buffer) {}
 
   static async acquire(mail: MailDirectory): Promise<RunLock> {
     await mail.ensureFolder(QUARANTINE);
     const path = mail.abs(`${QUARANTINE}/.lock`);
+    const shownPath = mail.shownAbs(`${QUARANTINE}/.lock`);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const handle = await open(path, 'wx');
@@ -353,11 +415,11 @@ export class RunLock {
       }
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       if (await isAdminRun(pid)) {
-        throw new JournalError(`another run (pid ${pid}) is working on ${mail.root}; wait for it to end (or, if that process is gone, remove ${path})`);
+        throw new JournalError(`another run (pid ${pid}) is working on ${mail.root}; wait for it to end (or, if that process is gone, remove ${shownPath})`);
       }
       await unlink(path).catch(() => undefined); // stale: its process is gone
     }
-    throw new JournalError(`${path}: could not take the lock`);
+    throw new JournalError(`${shownPath}: could not take the lock`);
   }
 
   async release(): Promise<void> {

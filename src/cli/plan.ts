@@ -1,6 +1,7 @@
 // What the commands print: the plan (dry run) and the outcome (--apply), as
 // a table for a person under pressure or as JSON for a script.
 import { summarise, type EntryResult, type JournalEntry } from './journal.js';
+import { shown } from './names.js';
 
 export interface AdminIo {
   out(text: string): void;
@@ -18,6 +19,7 @@ export const SMTP_WARNING =
 /** Lines of the plan shown without --verbose; the totals always follow. */
 export const PLAN_LINES_SHOWN = 50;
 
+/** Paths are byte strings (names.ts), shown readably in the text and JSON output. */
 export interface PlannedMove {
   action: 'quarantine' | 'restore' | 'requeue' | 'repair' | 'set aside';
   from: string;
@@ -58,16 +60,16 @@ export function senderLabel(sender: string | undefined): string {
 }
 
 export function printPlanText(io: AdminIo, unfinished: UnfinishedRun[], moves: PlannedMove[], skipped: Skipped[], verbose: boolean): void {
-  for (const u of unfinished) io.out(`unfinished run ${u.journal}: ${u.files} files, finished first\n`);
-  const shown = verbose ? moves : moves.slice(0, PLAN_LINES_SHOWN);
-  for (const m of shown) {
-    const extra = [formatBytes(m.size), senderLabel(m.sender), m.addsFrom ? 'adds From:' : '', m.keep ? `source kept in ${m.keep}` : '']
+  for (const u of unfinished) io.out(`unfinished run ${shown(u.journal)}: ${u.files} files, finished first\n`);
+  const listed = verbose ? moves : moves.slice(0, PLAN_LINES_SHOWN);
+  for (const m of listed) {
+    const extra = [formatBytes(m.size), senderLabel(m.sender), m.addsFrom ? 'adds From:' : '', m.keep ? `source kept in ${shown(m.keep)}` : '']
       .filter((s) => s !== '')
       .join(', ');
-    io.out(`${m.action.padEnd(10)} ${m.from} -> ${m.to}  (${extra})\n`);
+    io.out(`${m.action.padEnd(10)} ${shown(m.from)} -> ${shown(m.to)}  (${extra})\n`);
   }
-  if (shown.length < moves.length) io.out(`… and ${moves.length - shown.length} more (--verbose lists them all, --json too)\n`);
-  for (const s of skipped.slice(0, verbose ? skipped.length : PLAN_LINES_SHOWN)) io.out(`skip       ${s.path}: ${s.reason}\n`);
+  if (listed.length < moves.length) io.out(`… and ${moves.length - listed.length} more (--verbose lists them all, --json too)\n`);
+  for (const s of skipped.slice(0, verbose ? skipped.length : PLAN_LINES_SHOWN)) io.out(`skip       ${shown(s.path)}: ${s.reason}\n`);
   if (!verbose && skipped.length > PLAN_LINES_SHOWN) io.out(`… and ${skipped.length - PLAN_LINES_SHOWN} more skipped\n`);
 }
 
@@ -92,7 +94,7 @@ export function printTotalsText(io: AdminIo, moves: PlannedMove[], unfinished: U
 
 export function printOutcomeText(io: AdminIo, journal: string, results: EntryResult[]): void {
   const c = summarise(results);
-  io.out(`${journal}: moved ${c.moved}, already done ${c.already}, gone before the move ${c.missing}, conflicts ${c.conflict}\n`);
+  io.out(`${shown(journal)}: moved ${c.moved}, already done ${c.already}, gone before the move ${c.missing}, conflicts ${c.conflict}\n`);
   for (const r of results) if (r.outcome === 'conflict' || r.outcome === 'missing') io.out(`  ${r.outcome}: ${r.detail ?? ''}\n`);
 }
 
@@ -137,8 +139,8 @@ export function reportRun(io: AdminIo, r: RunReport, opts: { json: boolean; verb
         dryRun: !r.apply,
         mailDir: r.mailDir,
         unfinished: r.unfinished,
-        plan: r.planned,
-        ...(r.skipped ? { skipped: r.skipped } : {}),
+        plan: r.planned.map((m) => ({ ...m, from: shown(m.from), to: shown(m.to), ...(m.keep !== undefined ? { keep: shown(m.keep) } : {}) })),
+        ...(r.skipped ? { skipped: r.skipped.map((s) => ({ ...s, path: shown(s.path) })) } : {}),
         totals: planTotals(r.planned),
         results: r.results,
         ...(r.warnings ? { warnings: r.warnings } : {}),

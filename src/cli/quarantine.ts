@@ -124,7 +124,7 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     { command: 'queue quarantine', apply, mailDir: mail.root, unfinished, planned, results, warnings, verb: 'move' },
     { json, verbose: flags.boolean('verbose') },
   );
-  if (!json && apply && entries.length) io.out(`manifest: ${mail.abs(`${runDir}/${MANIFEST}`)}\n`);
+  if (!json && apply && entries.length) io.out(`manifest: ${mail.shownAbs(`${runDir}/${MANIFEST}`)}\n`);
   return code;
 }
 

@@ -4,10 +4,11 @@
 // files of a pair move back to back, the message first and the `.dat` last
 // (the order IceWarp writes them in, A: IceWarp acts on the `.dat`); a
 // cross-file-system pair is copied completely before either appears.
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, posix, resolve } from 'node:path';
 import { INCOMING } from '../spool/layout.js';
 import { parseCommandFlags, requireString, UsageError } from './args.js';
-import { lstatOrUndefined, MailDirectory, sha256File, UnsafePathError } from './durable.js';
+import { MailDirectory, sha256File, UnsafePathError } from './durable.js';
+import { shown } from './names.js';
 import { executeMoves, Journal, RunLock, type JournalEntry } from './journal.js';
 import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
 import { scanIncomingFolder } from './scan.js';
@@ -51,7 +52,7 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   if (dir === to) throw new UsageError(`--dir and --to are the same folder (${dir})`);
   const apply = flags.boolean('apply');
   io.err(SMTP_WARNING);
-  if ((await mail.checkFolder(dir)) === 'missing') throw new UnsafePathError(`--dir ${mail.abs(dir)}: no such folder`);
+  if ((await mail.checkFolder(dir)) === 'missing') throw new UnsafePathError(`--dir ${mail.shownAbs(dir)}: no such folder`);
   await mail.checkFolder(to);
 
   if (apply) {
@@ -74,9 +75,9 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
     // The message first, the .dat last.
     const files = [...pair.files].sort((a, b) => Number(a.kind === 'dat') - Number(b.kind === 'dat') || (a.name < b.name ? -1 : 1));
     const clash = [];
-    for (const f of files) if (await lstatOrUndefined(mail.abs(`${to}/${f.name}`))) clash.push(f.name);
+    for (const f of files) if (await mail.lstat(`${to}/${f.name}`)) clash.push(shown(f.name));
     if (clash.length) {
-      for (const f of files) skipped.push({ path: f.path, reason: `${to}/${clash.join(', ')} already exists; the pair stays here` });
+      for (const f of files) skipped.push({ path: f.path, reason: `${shown(to)}/${clash.join(', ')} already exists; the pair stays here` });
       continue;
     }
     group++;
@@ -87,7 +88,7 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   }
   for (const orphan of scan.orphans) {
     for (const f of orphan.files) {
-      const dest = `${runDir}/${dir}/${basename(f.path)}`;
+      const dest = `${runDir}/${dir}/${posix.basename(f.path)}`;
       entries.push({ from: f.path, to: dest, size: f.size, sha256: '' });
       planned.push({ action: 'set aside', from: f.path, to: dest, size: f.size });
     }

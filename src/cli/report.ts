@@ -3,6 +3,7 @@
 import { parseCommandFlags, requireString, UsageError } from './args.js';
 import { MailDirectory } from './durable.js';
 import { Journal } from './journal.js';
+import { shown } from './names.js';
 import { formatBytes, senderLabel, type AdminIo } from './plan.js';
 import { reportQueues } from './scan.js';
 
@@ -30,7 +31,7 @@ export async function runReport(argv: string[], io: AdminIo): Promise<number> {
   if (!/^\d+$/.test(topArg) || Number(topArg) < 1) throw new UsageError(`--top ${topArg}: must be a positive whole number`);
   const mail = await MailDirectory.open(requireString(flags, 'mail-dir'));
   const report = await reportQueues(mail, Number(topArg), io.now());
-  const unfinished = await Journal.findUnfinished(mail, /\.jsonl$/);
+  const unfinished = (await Journal.findUnfinished(mail, /\.jsonl$/)).map(shown);
   if (flags.boolean('json')) {
     io.out(JSON.stringify({ ...report, unfinishedRuns: unfinished }, null, 2) + '\n');
     return 0;

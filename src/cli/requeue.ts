@@ -6,16 +6,19 @@
 // partial file. The journal's markers tell a rerun whether a copy was already
 // handed over, so a message is never queued twice.
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { posix } from 'node:path';
 import { messageFileKind, OUTGOING, parseOriginalSender, queueOfFolder, QUARANTINE, stemOf, UNKNOWN_SENDER } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
+import { shown } from './names.js';
 import { Journal, moveGroup, RunLock, summarise, type EntryResult, type JournalEntry } from './journal.js';
 import { parseFromHeaderArg, withFromHeader } from './message.js';
 import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 import { freeName } from './restore.js';
 import { listFolder, type QueueFile } from './scan.js';
+
+const { dirname } = posix;
 
 export const REQUEUE_HELP = `usage: mailrelay-exporter queue requeue --mail-dir DIR --from SRC [--to-folder FOLDER] [--from-header "From: admin@domaine.com"] [--apply] [--json]
 
@@ -72,7 +75,7 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
     throw new UsageError(`--from ${source} is the target folder ${target} or inside it; take the messages from another folder`);
   }
   io.err(SMTP_WARNING);
-  if ((await mail.checkFolder(source)) === 'missing') throw new UnsafePathError(`--from ${mail.abs(source)}: no such folder`);
+  if ((await mail.checkFolder(source)) === 'missing') throw new UnsafePathError(`--from ${mail.shownAbs(source)}: no such folder`);
 
   if (apply) {
     const lock = await RunLock.acquire(mail);
@@ -106,7 +109,7 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
       data = await readFile(mail.abs(f.path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new UnsafePathError(`${mail.abs(f.path)}: ${(err as Error).message}`, { cause: err });
+      throw new UnsafePathError(`${mail.shownAbs(f.path)}: ${(err as Error).message}`, { cause: err });
     }
     const sender = parseOriginalSender(data.subarray(0, 4096).toString('latin1')) ?? UNKNOWN_SENDER;
     if (senders.length && !senders.includes(sender)) continue;
@@ -175,50 +178,61 @@ export async function executeRequeue(journal: Journal, step: () => Promise<void>
 async function requeueOne(journal: Journal, i: number, e: JournalEntry, step: () => Promise<void>): Promise<Omit<EntryResult, 'index'>> {
   const { mail } = journal;
   if (journal.has(`placed ${i}`)) return { outcome: 'already' };
-  if (!e.keep || !e.outSha256) throw new UnsafePathError(`${journal.path}: line ${i + 1} is not a requeue line (keep, outSha256)`);
+  if (!e.keep || !e.outSha256) throw new UnsafePathError(`${mail.shownAbs(journal.path)}: line ${i + 1} is not a requeue line (keep, outSha256)`);
   const K = mail.abs(e.keep);
   const T = mail.abs(e.to);
-  const P = partialPathFor(T);
+  const P = mail.abs(partialPathFor(e.to));
+  // Every path is checked component by component just before it is used: no symlink on the way.
+  let fromSt, toSt;
+  try {
+    fromSt = await mail.lstat(e.from);
+    toSt = await mail.lstat(e.to);
+    await mail.lstat(e.keep);
+  } catch (err) {
+    if (!(err instanceof UnsafePathError)) throw err;
+    return { outcome: 'conflict', detail: `${err.message}; nothing requeued` };
+  }
 
-  if (await lstatOrUndefined(mail.abs(e.from))) {
+  if (fromSt) {
     const [kept] = await moveGroup(journal, [{ marker: `commit ${i}`, from: e.from, to: e.keep }], step);
     if (kept && kept.outcome !== 'moved' && kept.outcome !== 'already') return kept;
     // The original must be durably kept before its copy can be handed to IceWarp.
     await journal.flushFolders();
   }
-  const toSt = await lstatOrUndefined(T);
   if (toSt) {
     const data = toSt.isFile() ? await readFile(T) : undefined;
     if (data && sha256(data) === e.outSha256) {
       await journal.mark(`placed ${i}`);
       return { outcome: 'moved' };
     }
-    return { outcome: 'conflict', detail: `${e.to}: already exists with other content; ${e.from} is kept in ${e.keep}` };
+    return { outcome: 'conflict', detail: `${shown(e.to)}: already exists with other content; ${shown(e.from)} is kept in ${shown(e.keep)}` };
   }
   if (journal.has(`commit-out ${i}`)) {
     // The complete copy was there: renamed before a kill (and maybe already sent), or still to rename.
     if (await lstatOrUndefined(P)) {
       await renameNoClobber(P, T);
-      await fsyncDir(dirname(T));
+      await fsyncDir(mail.abs(dirname(e.to)));
       await step();
     }
     await journal.mark(`placed ${i}`);
     return { outcome: 'moved' };
   }
-  if (!(await lstatOrUndefined(K))) return { outcome: 'missing', detail: `${e.from}: gone before it was requeued` };
+  const keptSt = await mail.lstat(e.keep);
+  if (!keptSt) return { outcome: 'missing', detail: `${shown(e.from)}: gone before it was requeued` };
+  if (!keptSt.isFile()) return { outcome: 'conflict', detail: `${shown(e.keep)}: not a regular file (a symlink is never followed); not requeued` };
   const data = await readFile(K);
   if (sha256(data) !== e.sha256) {
-    return { outcome: 'conflict', detail: `${e.keep}: changed since the plan (sha256); kept, not requeued` };
+    return { outcome: 'conflict', detail: `${shown(e.keep)}: changed since the plan (sha256); kept, not requeued` };
   }
   const out = e.fromHeader === undefined ? data : withFromHeader(data, e.fromHeader);
-  if (sha256(out) !== e.outSha256) throw new UnsafePathError(`${e.keep}: the From: fix gives other bytes than planned`);
+  if (sha256(out) !== e.outSha256) throw new UnsafePathError(`${shown(e.keep)}: the From: fix gives other bytes than planned`);
   await mail.ensureFolder(dirname(e.to));
   await writeSynced(P, out);
   await step();
   await journal.mark(`commit-out ${i}`);
   await step();
   await renameNoClobber(P, T);
-  await fsyncDir(dirname(T));
+  await fsyncDir(mail.abs(dirname(e.to)));
   await step();
   await journal.mark(`placed ${i}`);
   return { outcome: 'moved' };

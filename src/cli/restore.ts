@@ -2,11 +2,19 @@
 // into one outgoing folder, as `.tmp` files that appear whole (one rename on
 // the same file system, a hidden `.partial` copy renamed into place across
 // file systems). Its own journal sits beside the manifest it restores from.
+//
+// A manifest is a file in the mail directory, so it is read as untrusted
+// input: every file it names must lie in its own run folder and come from an
+// outgoing queue folder, no path may pass through a symlink (each component
+// is lstat'ed, so `linkdir -> /outside` never brings a file in from outside
+// the mail directory), and a file moves back into a live queue only while its
+// content still has the sha256 the manifest recorded.
 import { realpath } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, posix, resolve } from 'node:path';
 import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
-import { describeFsError, lstatOrUndefined, MailDirectory, UnsafePathError } from './durable.js';
+import { describeFsError, MailDirectory, UnsafePathError } from './durable.js';
+import { shown } from './names.js';
 import { executeMoves, Journal, RunLock, runStamp, type JournalEntry } from './journal.js';
 import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type RunResults, type Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
@@ -68,7 +76,8 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   }
   const mail = await MailDirectory.open(mailDirArg);
   const manifestRel = mail.rel(manifestReal);
-  const runDir = dirname(manifestRel);
+  const runDir = posix.dirname(manifestRel);
+  if (!(await mail.lstat(manifestRel))?.isFile()) throw new UnsafePathError(`${mail.shownAbs(manifestRel)}: not a regular file`);
   const toFolderArg = flags.string('to-folder');
   const toFolder = toFolderArg === undefined ? undefined : mail.folderArg(toFolderArg);
   if (toFolder !== undefined && queueOfFolder(toFolder) !== 'outgoing') {
@@ -81,7 +90,7 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   }
   const pending: Journal[] = [];
   for (const path of await Journal.findUnfinished(mail, RESTORE_NAME)) {
-    if (dirname(path) === runDir) pending.push(await Journal.load(mail, path));
+    if (posix.dirname(path) === runDir) pending.push(await Journal.load(mail, path));
   }
   const results: RunResults[] = [];
   if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
@@ -89,18 +98,19 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
 
   const manifest = await Journal.load(mail, manifestRel);
   // Restoring from a half-done quarantine would let its rerun take the restored files again.
-  if (!(await lstatOrUndefined(mail.abs(manifestRel.replace(/\.jsonl$/, '.done'))))) {
-    throw new UnsafePathError(`${mail.abs(manifestRel)}: that quarantine run did not finish; finish it first (rerun "queue quarantine --mail-dir ${mail.root} … --apply"), then restore`);
+  if (!(await mail.lstat(manifestRel.replace(/\.jsonl$/, '.done')))) {
+    throw new UnsafePathError(`${mail.shownAbs(manifestRel)}: that quarantine run did not finish; finish it first (rerun "queue quarantine --mail-dir ${mail.root} … --apply"), then restore`);
   }
   const skipped: Skipped[] = [];
   const taken = new Set<string>();
   const entries: JournalEntry[] = [];
-  for (const e of manifest.entries) {
+  for (const [line, e] of manifest.entries.entries()) {
     const sender = e.sender ?? '';
     if (senders.length && !senders.includes(sender)) continue;
     if (sizes.length && !sizes.includes(e.size)) continue;
     if (inFlight.has(e.to)) continue;
-    const st = await lstatOrUndefined(mail.abs(e.to));
+    checkManifestLine(mail, manifestRel, line, e, runDir);
+    const st = await mail.lstat(e.to);
     if (!st) {
       skipped.push({ path: e.to, reason: 'not in the quarantine (already restored, or moved by hand)' });
       continue;
@@ -109,8 +119,12 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
       skipped.push({ path: e.to, reason: 'not a regular file (a symlink is never followed)' });
       continue;
     }
-    const folder = toFolder ?? dirname(e.from);
-    const dest = await freeName(mail, folder, stemOf(basename(e.from)), taken);
+    if (st.size !== e.size) {
+      skipped.push({ path: e.to, reason: `${st.size} bytes, the manifest says ${e.size}: changed since it was quarantined; left there` });
+      continue;
+    }
+    const folder = toFolder ?? posix.dirname(e.from);
+    const dest = await freeName(mail, folder, stemOf(posix.basename(e.from)), taken);
     entries.push({ from: e.to, to: dest, size: st.size, sha256: e.sha256, sender });
   }
   const planned = plannedFromEntries('restore', entries);
@@ -131,12 +145,28 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   );
 }
 
+/**
+ * Refuses a manifest line that a quarantine run could not have written: a
+ * quarantined file outside the manifest's own run folder (it could name a
+ * file in a live queue or a mailbox), an origin outside the outgoing queue
+ * folders (restore writes there), a missing sha256. Throws, so a tampered
+ * manifest restores nothing at all.
+ */
+function checkManifestLine(mail: MailDirectory, manifestRel: string, line: number, e: JournalEntry, runDir: string): void {
+  const where = `${mail.shownAbs(manifestRel)}:${line + 1}`;
+  if (!e.to.startsWith(`${runDir}/`)) throw new UnsafePathError(`${where}: ${shown(e.to)} is not in the run folder ${shown(runDir)}; refusing this manifest`);
+  if (queueOfFolder(posix.dirname(e.from)) !== 'outgoing') {
+    throw new UnsafePathError(`${where}: ${shown(e.from)} is not in an outgoing queue folder; refusing this manifest`);
+  }
+  if (!/^[0-9a-f]{64}$/.test(e.sha256)) throw new UnsafePathError(`${where}: no valid sha256; refusing this manifest`);
+}
+
 /** `<folder>/<stem>.tmp`, or `<stem>_N.tmp` when that name exists or is already planned. */
 export async function freeName(mail: MailDirectory, folder: string, stem: string, taken: Set<string>): Promise<string> {
   for (let n = 1; ; n++) {
     const candidate = `${folder}/${n === 1 ? stem : `${stem}_${n}`}.tmp`;
     if (taken.has(candidate)) continue;
-    if (await lstatOrUndefined(mail.abs(candidate))) continue;
+    if (await mail.lstat(candidate)) continue;
     taken.add(candidate);
     return candidate;
   }
@@ -146,6 +176,6 @@ async function freeJournalName(mail: MailDirectory, runDir: string, now: Date): 
   const stamp = runStamp(now);
   for (let n = 1; ; n++) {
     const path = `${runDir}/restore-${n === 1 ? stamp : `${stamp}-${n}`}.jsonl`;
-    if (!(await lstatOrUndefined(mail.abs(path))) && !(await lstatOrUndefined(mail.abs(`${path}.partial`)))) return path;
+    if (!(await mail.lstat(path)) && !(await mail.lstat(`${path}.partial`))) return path;
   }
 }

@@ -5,7 +5,8 @@
 // `.dat` is an orphan. The report's numbers come from the collector's own
 // SpoolSummary. Symlinks are never followed: a symlinked file is skipped, a
 // symlinked folder must stay inside the mail directory (the report, like the
-// collector, skips it).
+// collector, skips it). Names are byte strings (names.ts): a name that is not
+// UTF-8 is still found, counted and moved.
 import { lstat, readdir } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import {
@@ -13,6 +14,7 @@ import {
   INCOMING_BAK,
   isOutgoingMessage,
   messageFileKind,
+  isNotRegularFile,
   OUTGOING,
   parseOriginalSender,
   queueOfFolder,
@@ -24,10 +26,11 @@ import {
 } from '../spool/layout.js';
 import { senderLabel } from '../spool/scanner.js';
 import { SpoolSummary, type SpoolQueue } from '../spool/summary.js';
-import { describeFsError, lstatOrUndefined, UnsafePathError, type MailDirectory } from './durable.js';
+import { describeFsError, UnsafePathError, type MailDirectory } from './durable.js';
+import { shown, textOf } from './names.js';
 
 export interface QueueFile {
-  /** Relative to the mail directory. */
+  /** Relative to the mail directory; a byte string, as `name`. */
   path: string;
   name: string;
   size: number;
@@ -41,27 +44,30 @@ export interface OutgoingMessage extends QueueFile {
 
 /** Lists a folder's entries; symlinks and other non-regular entries are reported in `skipped`. */
 export async function listFolder(mail: MailDirectory, folder: string, warnings: string[]): Promise<{ files: QueueFile[]; folders: string[] }> {
-  let entries: Dirent[];
+  let entries: Dirent<Buffer>[];
   try {
-    entries = await readdir(mail.abs(folder), { withFileTypes: true });
+    if ((await mail.checkFolder(folder)) === 'missing') throw Object.assign(new Error('no such folder'), { code: 'ENOENT' });
+    entries = await readdir(mail.abs(folder), { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
-    throw new UnsafePathError(`${mail.abs(folder)}: ${describeFsError(err)}`, { cause: err });
+    if (err instanceof UnsafePathError) throw err;
+    throw new UnsafePathError(`${mail.shownAbs(folder)}: ${describeFsError(err)}`, { cause: err });
   }
   const files: QueueFile[] = [];
   const folders: string[] = [];
-  for (const d of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const path = `${folder}/${d.name}`;
+  const named = entries.map((d) => ({ d, name: d.name.toString('latin1') }));
+  for (const { d, name } of named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const path = `${folder}/${name}`;
     if (d.isSymbolicLink()) {
-      warnings.push(`${path}: a symlink, not followed`);
+      warnings.push(`${shown(path)}: a symlink, not followed`);
     } else if (d.isDirectory()) {
       folders.push(path);
     } else if (d.isFile()) {
       try {
         const st = await lstat(mail.abs(path));
-        files.push({ path, name: d.name, size: st.size, mtimeMs: st.mtimeMs });
+        files.push({ path, name, size: st.size, mtimeMs: st.mtimeMs });
       } catch (err) {
         // Taken by IceWarp between readdir and lstat: no longer queued.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnsafePathError(`${mail.abs(path)}: ${describeFsError(err)}`, { cause: err });
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnsafePathError(`${mail.shownAbs(path)}: ${describeFsError(err)}`, { cause: err });
       }
     }
   }
@@ -80,7 +86,7 @@ export async function listOutgoing(mail: MailDirectory, folders: string[], warni
   const messages: OutgoingMessage[] = [];
   for (const folder of folders) {
     if ((await mail.checkFolder(folder)) === 'missing') {
-      warnings.push(`${folder}: no such folder`);
+      warnings.push(`${shown(folder)}: no such folder`);
       continue;
     }
     for (const f of (await listFolder(mail, folder, warnings)).files) {
@@ -89,8 +95,8 @@ export async function listOutgoing(mail: MailDirectory, folders: string[], warni
       try {
         sender = parseOriginalSender(await readHead(mail.abs(f.path))) ?? UNKNOWN_SENDER;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new UnsafePathError(`${mail.abs(f.path)}: ${describeFsError(err)}`, { cause: err });
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isNotRegularFile(err)) continue;
+        throw new UnsafePathError(`${mail.shownAbs(f.path)}: ${describeFsError(err)}`, { cause: err });
       }
       messages.push({ ...f, folder, sender });
     }
@@ -168,7 +174,7 @@ export async function reportQueues(mail: MailDirectory, top: number, now: Date):
 
   // Like the collector: _outgoing and _incoming are reported even when missing; symlinked folders are not followed.
   const present = async (folder: string): Promise<boolean> => {
-    const st = await lstatOrUndefined(mail.abs(folder));
+    const st = await mail.lstat(folder);
     if (st?.isSymbolicLink()) warnings.push(`${folder}: a symlink, not followed`);
     return st?.isDirectory() ?? false;
   };
@@ -176,19 +182,26 @@ export async function reportQueues(mail: MailDirectory, top: number, now: Date):
   summary.addFolder(INCOMING);
   if (await present(OUTGOING)) {
     const { files, folders } = await listFolder(mail, OUTGOING, warnings);
-    const subfolders = folders.filter((f) => queueOfFolder(f) === 'outgoing');
+    // The collector tracks only subfolders whose names are UTF-8 (they become label values): so does the report.
+    const subfolders: string[] = [];
+    for (const f of folders.filter((f) => queueOfFolder(f) === 'outgoing')) {
+      if (textOf(f) === undefined) warnings.push(`${shown(f)}: folder name not UTF-8; not counted, as in the spool metrics (queue quarantine still takes its messages)`);
+      else subfolders.push(f);
+    }
     for (const [folder, list] of [[OUTGOING, files] as const, ...(await Promise.all(subfolders.map(async (f) => [f, (await listFolder(mail, f, warnings)).files] as const)))]) {
-      summary.addFolder(folder);
+      const label = textOf(folder)!;
+      summary.addFolder(label);
       for (const f of list) {
         if (!isOutgoingMessage(f.name)) continue;
         let head: string;
         try {
           head = await readHead(mail.abs(f.path));
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw new UnsafePathError(`${mail.abs(f.path)}: ${describeFsError(err)}`, { cause: err });
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isNotRegularFile(err)) continue;
+          throw new UnsafePathError(`${mail.shownAbs(f.path)}: ${describeFsError(err)}`, { cause: err });
         }
-        summary.putFile(folder, f.name, { size: f.size, mtimeMs: f.mtimeMs, sender: senderLabel(head) });
+        // Keyed by the name's bytes (latin1), as the collector keys its files.
+        summary.putFile(label, f.name, { size: f.size, mtimeMs: f.mtimeMs, sender: senderLabel(head) });
         countSize('outgoing', f.size);
       }
     }

@@ -113,7 +113,7 @@ export function readHeadSync(path: string | Buffer, buf: Buffer): number {
 }
 
 /** Reads at most `bytes` from the start of a file, decoded as latin1 so no byte is lost or rejected. */
-export async function readHead(path: string, bytes = HEAD_BYTES): Promise<string> {
+export async function readHead(path: string | Buffer, bytes = HEAD_BYTES): Promise<string> {
   const handle = await open(path, QUEUE_FILE_OPEN_FLAGS);
   try {
     if (!(await handle.stat()).isFile()) throw new NotRegularFileError(path);

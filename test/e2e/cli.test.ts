@@ -632,3 +632,179 @@ describe('kill test: --apply killed at random points, then rerun', () => {
     expect(result.killedMidRun).toBeGreaterThanOrEqual(1);
   });
 });
+
+// --- hostile input (issue 12 items 5 and 6) ---------------------------------
+
+/** The names (as raw bytes, latin1) of the regular files directly in dir. */
+async function namesIn(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const entries = await readdir(Buffer.from(dir), { withFileTypes: true, encoding: 'buffer' });
+  return entries.filter((d) => d.isFile()).map((d) => d.name.toString('latin1')).sort();
+}
+
+const bytesPath = (...parts: string[]): Buffer => Buffer.concat(parts.map((p, i) => Buffer.from(i ? `/${p}` : p, i ? 'latin1' : 'utf8')));
+
+async function manifestOf(mail: string): Promise<{ run: string; path: string; lines: Record<string, unknown>[] }> {
+  const [run] = (await readdir(join(mail, '_quarantine'))).filter((n) => /^\d{8}T/.test(n));
+  const path = join(mail, '_quarantine', run!, 'manifest.jsonl');
+  const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { run: run!, path, lines };
+}
+
+describe('a tampered journal never moves a file from outside the mail directory', { timeout: 120_000 }, () => {
+  async function quarantined(mail: string): Promise<{ run: string; path: string; lines: Record<string, unknown>[] }> {
+    await floodedQueue(mail, 4, 0);
+    const q = await cli(['queue', 'quarantine', '--mail-dir', mail, '--all', '--apply']);
+    expect(q.code, q.stderr).toBe(0);
+    return manifestOf(mail);
+  }
+
+  async function outsideSecret(): Promise<{ dir: string; file: string; content: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'mailrelay-outside-'));
+    temps.push(dir);
+    const content = 'Original Sender: <root@example.org>\r\n\r\nsecret outside the mail directory\r\n';
+    await writeFile(join(dir, 'secret.tmp'), content);
+    return { dir, file: join(dir, 'secret.tmp'), content };
+  }
+
+  it('restore refuses a manifest whose file lies behind a symlinked folder (linkdir -> /outside), and moves nothing', async () => {
+    const mail = await mailDir();
+    const m = await quarantined(mail);
+    const outside = await outsideSecret();
+    await symlink(outside.dir, join(mail, '_quarantine', m.run, 'linkdir'));
+    // What an attacker with write access to the quarantine appends: a line whose sha256 and size match the secret.
+    const line = { from: '_outgoing/secret.tmp', to: `_quarantine/${m.run}/linkdir/secret.tmp`, size: Buffer.byteLength(outside.content), sha256: sha(outside.content), sender: 'root@example.org' };
+    await writeFile(m.path, (await readFile(m.path, 'utf8')) + JSON.stringify(line) + '\n');
+    const before = await tree(mail);
+
+    const r = await cli(['queue', 'restore', '--manifest', m.path, '--apply']);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`_quarantine/${m.run}/linkdir: a symlink on the way to _quarantine/${m.run}/linkdir/secret.tmp; symlinks are never followed`)]);
+    expect(await readFile(outside.file, 'utf8')).toBe(outside.content);
+    expect(existsSync(join(mail, '_outgoing/secret.tmp'))).toBe(false);
+    // The whole manifest is refused: not even its genuine lines were restored.
+    expect(await tree(mail)).toEqual(before);
+  });
+
+  it('restore refuses a manifest line that takes a file outside its run folder, or puts one outside the outgoing queue', async () => {
+    const mail = await mailDir();
+    const m = await quarantined(mail);
+    await put(join(mail, '_incoming/live.tmp'), 'a message IceWarp is receiving');
+    const original = await readFile(m.path, 'utf8');
+    const steal = { from: '_outgoing/live.tmp', to: '_incoming/live.tmp', size: 30, sha256: sha('a message IceWarp is receiving'), sender: 'x@y.z' };
+    await writeFile(m.path, original + JSON.stringify(steal) + '\n');
+    const before = await tree(mail);
+    const r1 = await cli(['queue', 'restore', '--manifest', m.path, '--apply']);
+    expect([r1.code, r1.stderr]).toEqual([1, expect.stringContaining('_incoming/live.tmp is not in the run folder')]);
+
+    const first = m.lines[0]!;
+    const mailbox = { ...first, from: 'domaine.com/info/inbox/x.tmp' };
+    expect(await tree(mail)).toEqual(before);
+    await writeFile(m.path, original + JSON.stringify(mailbox) + '\n');
+    const before2 = await tree(mail);
+    const r2 = await cli(['queue', 'restore', '--manifest', m.path, '--apply']);
+    expect([r2.code, r2.stderr]).toEqual([1, expect.stringContaining('domaine.com/info/inbox/x.tmp is not in an outgoing queue folder')]);
+    expect(await tree(mail)).toEqual(before2);
+  });
+
+  it('restore puts back only files whose content is the one quarantined (sha256); the others stay, exit 1', async () => {
+    const mail = await mailDir();
+    const m = await quarantined(mail);
+    const victim = m.lines[0]!;
+    const victimPath = join(mail, victim.to as string);
+    const forged = Buffer.alloc(Number(victim.size), 'x'); // same size, other bytes
+    await writeFile(victimPath, forged);
+    const r = await cli(['queue', 'restore', '--manifest', m.path, '--apply']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`conflict: ${victim.to as string}: its content is not what the journal recorded (sha256); left in place`);
+    expect(r.stdout).toMatch(/moved 3, already done 0, gone before the move 0, conflicts 1/);
+    expect(await readFile(victimPath)).toEqual(forged);
+    expect(existsSync(join(mail, victim.from as string))).toBe(false);
+  });
+
+  it('an unfinished quarantine run whose manifest leads through a symlinked folder moves nothing from outside', async () => {
+    const mail = await mailDir();
+    await floodedQueue(mail, 2, 0);
+    const outside = await outsideSecret();
+    await symlink(outside.dir, join(mail, '_outgoing/linkdir'));
+    // A killed run's manifest (no .done), rewritten to name the secret through the symlink.
+    const run = '_quarantine/20261128T000000Z';
+    await mkdir(join(mail, run), { recursive: true });
+    const line = { from: '_outgoing/linkdir/secret.tmp', to: `${run}/_outgoing/linkdir/secret.tmp`, size: Buffer.byteLength(outside.content), sha256: sha(outside.content), sender: 'root@example.org' };
+    await writeFile(join(mail, run, 'manifest.jsonl'), JSON.stringify(line) + '\n');
+    const r = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('_outgoing/linkdir: a symlink on the way to _outgoing/linkdir/secret.tmp; symlinks are never followed');
+    expect(await readFile(outside.file, 'utf8')).toBe(outside.content);
+    expect(existsSync(join(mail, run, '_outgoing/linkdir/secret.tmp'))).toBe(false);
+    // The genuine selection was still quarantined.
+    expect(await namesIn(join(mail, '_outgoing'))).toEqual(['being written.tm$', 'desktop.ini']);
+  });
+});
+
+describe('names that are not UTF-8', { timeout: 180_000 }, () => {
+  it('report, quarantine and restore handle them as bytes, and agree with the exporter', async () => {
+    const mail = await mailDir();
+    await floodedQueue(mail, 2, 1);
+    // A Latin-1 folder and a Latin-1 message name (from a Windows copy), both of the spam sender.
+    const folder = bytesPath(mail, '_outgoing', '\xe9t\xe9');
+    await mkdir(folder, { recursive: true });
+    await writeFile(bytesPath(mail, '_outgoing', '\xe9t\xe9', 'm.tmp'), spamMessage(7));
+    const latin1 = '\xff\xfe-latin1.tmp';
+    await writeFile(bytesPath(mail, '_outgoing', latin1), spamMessage(8));
+    const before = await namesIn(join(mail, '_outgoing'));
+    expect(before).toContain(latin1);
+
+    const { startExporter } = await import('../harness/exporter.js');
+    const { waitFor, fetchText } = await import('../harness/processes.js');
+    const exporter = await startExporter({ configYaml: `icewarp:\n  mail_directory: ${mail}\nspool:\n  rescan_interval: 1s\n` });
+    try {
+      const spamInExporter = async (): Promise<number | undefined> => {
+        const line = (await fetchText(`${exporter.url}/metrics`)).split('\n').find((l) => l.startsWith('mailrelay_spool_sender_messages{sender="spam@evil.example"} '));
+        return line === undefined ? 0 : Number(line.split(' ')[1]);
+      };
+      // The exporter counts _outgoing's spam, the retry spam and the Latin-1 name (not the Latin-1 folder: its name cannot be a label).
+      await waitFor(async () => (await spamInExporter()) === 3, { what: 'the exporter to count 3 spam messages', timeoutMs: 20_000 });
+
+      const report = await cli(['queue', 'report', '--mail-dir', mail, '--json']);
+      expect(report.code, report.stderr).toBe(0);
+      const json = JSON.parse(report.stdout) as { senders: { top: { sender: string; messages: number }[] }; folders: { folder: string }[]; warnings: string[] };
+      expect(json.senders.top.find((s) => s.sender === 'spam@evil.example')?.messages).toBe(3);
+      expect(json.folders.map((f) => f.folder)).not.toContain('_outgoing/\ufffdt\ufffd');
+      expect(json.warnings).toContain('_outgoing/\\xe9t\\xe9: folder name not UTF-8; not counted, as in the spool metrics (queue quarantine still takes its messages)');
+      const text = await cli(['queue', 'report', '--mail-dir', mail]);
+      expect(text.code, text.stderr).toBe(0);
+
+      const dry = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example']);
+      expect(dry.stdout).toContain('_outgoing/\\xff\\xfe-latin1.tmp -> _quarantine/<UTC time>/_outgoing/\\xff\\xfe-latin1.tmp');
+      expect(dry.stdout).toContain('total: quarantine: 4 files');
+      const q = await cli(['queue', 'quarantine', '--mail-dir', mail, '--sender', 'spam@evil.example', '--apply']);
+      expect(q.code, q.stderr).toBe(0);
+      expect(q.stdout).toMatch(/moved 4, already done 0, gone before the move 0, conflicts 0/);
+      // No spam is left in the queue: the exporter agrees.
+      expect(await namesIn(join(mail, '_outgoing'))).toEqual(['being written.tm$', 'desktop.ini']);
+      expect(await namesIn(join(mail, '_outgoing/retry'))).toEqual([]);
+      expect(await readdir(folder)).toEqual([]);
+      await waitFor(async () => (await spamInExporter()) === 0, { what: 'the exporter to count no spam', timeoutMs: 20_000 });
+
+      // The manifest keeps the exact bytes of each name (base64 where not UTF-8) …
+      const m = await manifestOf(mail);
+      expect(m.lines).toContainEqual(
+        expect.objectContaining({
+          from: { base64: Buffer.from(`_outgoing/${latin1}`, 'latin1').toString('base64') },
+          to: { base64: Buffer.from(`_quarantine/${m.run}/_outgoing/${latin1}`, 'latin1').toString('base64') },
+          sha256: sha(spamMessage(8)),
+        }),
+      );
+      expect(m.lines).toContainEqual(expect.objectContaining({ from: '_outgoing/spam 0 é€.tmp' }));
+      // … so restore puts every message back under its own name.
+      const r = await cli(['queue', 'restore', '--manifest', m.path, '--apply']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(await namesIn(join(mail, '_outgoing'))).toEqual(before);
+      expect(await readFile(bytesPath(mail, '_outgoing', latin1), 'utf8')).toBe(spamMessage(8));
+      expect(await readFile(bytesPath(mail, '_outgoing', '\xe9t\xe9', 'm.tmp'), 'utf8')).toBe(spamMessage(7));
+      await waitFor(async () => (await spamInExporter()) === 3, { what: 'the exporter to count the restored spam', timeoutMs: 20_000 });
+    } finally {
+      await exporter.stop();
+    }
+  });
+});
