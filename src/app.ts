@@ -6,11 +6,16 @@ import { Gauge } from 'prom-client';
 import { readConfigFile, defaultConfig, type Config } from './config/config.js';
 import { registerExporterMetrics } from './collectors/exporter.js';
 import { ExporterRegistry, type Collector } from './collectors/registry.js';
-import type { Running } from './feature.js';
+import { dnsblFeature } from './collectors/dnsbl.js';
+import { relayProbeFeature } from './collectors/relayProbe.js';
+import type { Feature, Running } from './feature.js';
 import { COLLECTORS } from './features.js';
 import { listen, type WebServer } from './http/listener.js';
-import { createHttpApp, type LandingInfo, type Readiness } from './http/server.js';
+import { createHttpApp, type Readiness } from './http/server.js';
+import { buildIncident, type Incident } from './incident/incident.js';
 import type { Logger } from './logger.js';
+import { logFeature } from './pipeline/logPipeline.js';
+import { queueFeature } from './pipeline/mailQueues.js';
 
 export interface AppOptions {
   configFile?: string;
@@ -20,6 +25,10 @@ export interface AppOptions {
   telemetryPath: string;
   logger: Logger;
   version: string;
+  /** How the console's runbook commands run this exporter (default `mailrelay-exporter`; the demo's `node …/main.js`). */
+  exporterCommand?: string;
+  /** A line at the top of the console (the demo says what it simulates). */
+  consoleNotice?: string;
 }
 
 interface Slot {
@@ -58,9 +67,11 @@ export class App {
     const app = createHttpApp({
       registry: this.registry,
       telemetryPath: this.options.telemetryPath,
+      version: this.options.version,
       ready: () => this.isReady(),
       reload: () => this.reload(),
-      landing: () => this.landing(),
+      incident: () => this.incident(),
+      notice: this.options.consoleNotice,
     });
     const { host, port } = parseListenAddress(this.options.listenAddress);
     this.server = await listen({ handler: app, host, port, webConfigFile: this.options.webConfigFile, logger: this.options.logger });
@@ -173,15 +184,29 @@ export class App {
     return each.flat();
   }
 
-  private async landing(): Promise<LandingInfo> {
+  /** The running instance of `feature`, if it is on (and in this app's list). */
+  private runningOf<R extends Running>(feature: Feature<unknown, R>): R | undefined {
+    // The slot's instance was made by this very feature's start(), so it is an R.
+    return this.slots.find((s) => s.collector.feature === feature)?.running as R | undefined;
+  }
+
+  /** The incident console's data, from the running features' current state; what keeps them from seeing comes first. */
+  async incident(now = new Date()): Promise<Incident> {
     const problems = await this.problems();
     if (this.slots.every((s) => !s.running)) problems.push(NOTHING_CONFIGURED);
-    return {
-      version: this.options.version,
-      telemetryPath: this.options.telemetryPath,
-      tables: this.slots.flatMap((s) => (s.running?.landingTable ? [s.running.landingTable()] : [])),
-      problems,
-    };
+    const log = this.runningOf(logFeature);
+    const queues = this.runningOf(queueFeature);
+    const dnsbl = this.runningOf(dnsblFeature);
+    const probe = this.runningOf(relayProbeFeature);
+    return buildIncident(
+      {
+        log: log && { book: log.book, mta: log.mta },
+        queue: queues && { snapshot: queues.snapshot(), mta: queues.location.mta, location: queues.location.location, kind: queues.location.kind, instance: queues.location.instance },
+        dnsbl: dnsbl && { listings: dnsbl.checker.listings(), lastCheck: dnsbl.checker.lastRound()?.finishedAt },
+        relayProbe: probe && { results: probe.probe.lastResults() },
+      },
+      { now, exporterCommand: this.options.exporterCommand ?? 'mailrelay-exporter', problems },
+    );
   }
 }
 

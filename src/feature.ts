@@ -11,13 +11,6 @@ export interface CollectorStatus {
   durationSeconds: number;
 }
 
-/** A short table for the landing page, e.g. the accounts with the most external recipients. */
-export interface LandingTable {
-  title: string;
-  columns: string[];
-  rows: string[][];
-}
-
 /** A started feature. */
 export interface Running<S = unknown> {
   /** Resolves once the first catch-up (read, scan) is done: /-/ready waits for it. */
@@ -27,7 +20,6 @@ export interface Running<S = unknown> {
   /** Takes changed settings in place where it can (counters keep their history); false asks for a restart instead. */
   apply?(settings: S): boolean;
   stop(): Promise<void>;
-  landingTable?(): LandingTable;
   /**
    * What keeps it from seeing anything now, each naming its config key (a
    * configured folder missing or unreadable); empty when nothing does.

@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import type { Node } from './config/schema.js';
 import { icewarpMta, icewarpSection } from './icewarp/mta.js';
 import { postfixMta, postfixSection } from './postfix/mta.js';
+import type { RunbookStep, StolenAccount } from './runbook.js';
 import type { LogSource } from './smtp/parser.js';
 import type { QueueLocation } from './spool/source.js';
 
@@ -17,6 +18,17 @@ export interface Mta<C = unknown> {
   logSource(section: C): LogSource | undefined;
   /** Its queue, when the section enables it. Throws SettingsError. */
   queue(section: C): QueueLocation | undefined;
+  /**
+   * The section (as a YAML mapping, checked by `section`) that reads the log
+   * files of one folder: `logs report --mta NAME --log-dir DIR`.
+   */
+  logDirectorySection(directory: string, timeZone: string | undefined): Record<string, unknown>;
+  /**
+   * The runbook for a stolen account, filled in: stop the account (its
+   * password, with this MTA's tools), take its spam out of the queue (dry run
+   * first), check. The incident console shows it for a suspicious account.
+   */
+  stolenAccountSteps(stolen: StolenAccount): RunbookStep[];
 }
 
 /** The sections of the config file, one per MTA (config.ts builds its schema from them). */

@@ -134,13 +134,6 @@ describe('AccountBook', () => {
     expect([...b.failedEntries()]).toEqual([]);
   });
 
-  it('orders the landing page table by external recipients', () => {
-    const b = book();
-    b.apply(message('a@domaine.com', 'a@domaine.com', [['x@yahoo.com', true]]));
-    b.apply(message('b@domaine.com', 'b@domaine.com', [['x@yahoo.com', true], ['y@yahoo.com', true]]));
-    expect(b.topByExternalRecipients(1).map(([a]) => a)).toEqual(['b@domaine.com']);
-  });
-
   it('keeps the envelope senders of each account with their accepted recipients, local ones included', () => {
     const b = book(100, 100, 3600, 2);
     b.apply(login('info@domaine.com'));

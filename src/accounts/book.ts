@@ -63,6 +63,8 @@ export class AccountBook {
   readonly authAttempts: Record<AuthMechanism, number> = { login: 0, plain: 0, cram_md5: 0, other: 0 };
   readonly authFailures: Record<AuthMechanism, number> = { login: 0, plain: 0, cram_md5: 0, other: 0 };
   unauthenticatedRelayRecipients = 0;
+  /** The same, per minute of log time: is the server an open relay right now? */
+  readonly unauthenticatedRelayRecent = new RecentActivity();
   relayDenied = 0;
   /** Events counted under __overflow__. */
   overflowEvents = 0;
@@ -116,7 +118,10 @@ export class AccountBook {
         for (const r of fact.recipients) if (r.external) external++;
         if (fact.account === undefined) {
           // A login without a username (NTLM, XOAUTH2) is still a login: only a session without one relays openly.
-          if (!(fact.authenticated ?? false)) this.unauthenticatedRelayRecipients += external;
+          if (!(fact.authenticated ?? false) && external > 0) {
+            this.unauthenticatedRelayRecipients += external;
+            this.unauthenticatedRelayRecent.add(fact.time, external, false);
+          }
           return;
         }
         const stats = this.statsFor(fact.account);
@@ -169,11 +174,6 @@ export class AccountBook {
       clientIps: this.clientIps(stats),
       recipientDomains: this.recipientDomains(stats),
     };
-  }
-
-  /** The accounts with the most external recipients, for the landing page. */
-  topByExternalRecipients(n: number): [string, AccountStats][] {
-    return [...this.accountEntries()].sort((a, b) => b[1].externalRecipients - a[1].externalRecipients).slice(0, n);
   }
 
   static mechanisms(): readonly AuthMechanism[] {

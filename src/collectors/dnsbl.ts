@@ -2,7 +2,7 @@
 // an interval; the metrics read the last results, so a scrape never waits for DNS.
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/config.js';
-import type { CollectorStatus, Feature, LandingTable } from '../feature.js';
+import type { CollectorStatus, Feature } from '../feature.js';
 import type { Logger } from '../logger.js';
 import { DnsblChecker, type DnsblSettings } from '../probes/dnsbl.js';
 import type { Collector, ExporterRegistry } from './registry.js';
@@ -20,17 +20,6 @@ export class DnsblRunning extends ScheduledCheck {
   status(): CollectorStatus | undefined {
     const round = this.checker.lastRound();
     return round && { success: round.errors === 0, durationSeconds: round.durationSeconds };
-  }
-
-  landingTable(): LandingTable {
-    return {
-      title: 'DNSBL listings',
-      columns: ['IP', 'Zone', 'Answer'],
-      rows: this.checker
-        .listings()
-        .filter((l) => l.listed)
-        .map((l) => [l.ip, l.zone, l.answer]),
-    };
   }
 }
 

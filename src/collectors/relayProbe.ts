@@ -3,7 +3,7 @@
 // last result per target.
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
-import type { CollectorStatus, Feature, LandingTable } from '../feature.js';
+import type { CollectorStatus, Feature } from '../feature.js';
 import type { Logger } from '../logger.js';
 import { OpenRelayProbe, type RelayProbeSettings } from '../probes/smtpProbe.js';
 import type { Collector } from './registry.js';
@@ -21,16 +21,6 @@ export class RelayProbeRunning extends ScheduledCheck {
   status(): CollectorStatus | undefined {
     const round = this.probe.lastRound();
     return round && { success: round.failures === 0, durationSeconds: round.durationSeconds };
-  }
-
-  landingTable(): LandingTable {
-    return {
-      title: 'Open-relay probe',
-      columns: ['Target', 'Result', 'RCPT reply'],
-      rows: this.probe
-        .lastResults()
-        .map((r) => [r.target, !r.success ? `probe failed: ${r.error ?? ''}` : r.accepted ? 'OPEN RELAY' : 'closed', r.rcptReply ?? '']),
-    };
   }
 }
 

@@ -1,7 +1,7 @@
 // The running form of an active check (DNSBL, open-relay probe): a round now
 // and then every interval, its last results read by the metrics.
 import { CheckSchedule } from '../probes/schedule.js';
-import type { CollectorStatus, LandingTable, Running } from '../feature.js';
+import type { CollectorStatus, Running } from '../feature.js';
 
 export interface Check {
   runRound(): Promise<unknown>;
@@ -24,7 +24,6 @@ export abstract class ScheduledCheck implements Running {
   }
 
   abstract status(): CollectorStatus | undefined;
-  abstract landingTable(): LandingTable;
 
   async stop(): Promise<void> {
     this.check.stop();

@@ -110,8 +110,8 @@ describe('spool collector', () => {
     expect(r.apply(settings(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 4}\n`))).toBe(true);
     expect(r.snapshot().topSenders).toHaveLength(4);
     expect(r.apply(settings(`icewarp: {mail_directory: "${dir}/other"}\n`))).toBe(false);
-    const table = r.landingTable();
-    expect(table.rows[0]).toEqual(['willm.b@orange.fr', '140', expect.stringMatching(/%$/)]);
+    expect(r.snapshot().topSenders[0]).toEqual({ sender: 'willm.b@orange.fr', messages: 140 });
+    expect(r.location).toMatchObject({ mta: 'icewarp', location: dir, kind: 'folder' });
   });
 
   it('reports _outgoing subfolders as they exist', async () => {

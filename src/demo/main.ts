@@ -1,18 +1,52 @@
 // `npm run demo`: a live attack on a made-up IceWarp server, offline.
 // Writes three hours of SMTP logs (legitimate users, inbound mail, a password
-// spray, and info@domaine.com stolen twenty minutes ago) and a mail queue
-// filling with its spam into ./demo-data, starts the exporter on them, and
-// keeps appending log lines and spam as their time comes.
-import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+// spray, and info@domaine.com stolen twenty minutes ago, sending as two
+// forged senders) and a mail queue filling with its spam into ./demo-data,
+// starts the exporter on them, and keeps appending log lines and spam as
+// their time comes.
+//
+// The folder is laid out as an IceWarp installation (logs/smtp, mail), with
+// stand-ins for IceWarp's `tool.sh` and `icewarpd.sh`, so the commands the
+// console shows run as they are: changing the stolen account's password stops
+// the simulated attacker, stopping SMTP pauses the simulated server.
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from '../app.js';
 import { createLogger } from '../logger.js';
+import { shellWord } from '../runbook.js';
 import { addSpam, writeQueue } from './queue.js';
 import { scenarioLines, type ScenarioOptions } from './scenario.js';
 
 const STOLEN = 'info@domaine.com';
-const SPAM_SENDER = 'willm.b@orange.fr';
+/** The forged envelope senders of the spam: in the log's MAIL FROM and as the queue's original sender. */
+const SPAM_SENDERS = ['willm.b@orange.fr', 'bmyerd77@yahoo.com'] as const;
 const HISTORY_SECONDS = 3 * 3600;
+
+/** IceWarp's command-line tool, as far as the runbook uses it: records the password change for the demo. */
+const TOOL_SH = `#!/bin/sh
+# Demo stand-in for IceWarp's tool.sh: only "modify account ACCOUNT u_password PASSWORD".
+state="$(dirname "$0")/.demo"
+if [ "$1" = modify ] && [ "$2" = account ] && [ "$4" = u_password ] && [ -n "$5" ]; then
+  mkdir -p "$state" && printf '%s\n' "$3" >> "$state/passwords-changed"
+  echo "demo: the password of $3 is changed; the attacker's next logins fail"
+else
+  echo "demo: this stand-in only knows: modify account ACCOUNT u_password PASSWORD" >&2
+  exit 1
+fi
+`;
+
+/** IceWarp's service script, as far as the runbook uses it: stops and starts the simulated SMTP service. */
+const ICEWARPD_SH = `#!/bin/sh
+# Demo stand-in for IceWarp's icewarpd.sh: only "--stop smtp" and "--start smtp".
+state="$(dirname "$0")/.demo"
+mkdir -p "$state"
+case "$1 $2" in
+  "--stop smtp") touch "$state/smtp-stopped"; echo "demo: SMTP service stopped" ;;
+  "--start smtp") rm -f "$state/smtp-stopped"; echo "demo: SMTP service started" ;;
+  *) echo "demo: this stand-in only knows: --stop smtp, --start smtp" >&2; exit 1 ;;
+esac
+`;
 
 function logFileOf(time: number): string {
   const d = new Date(time * 1000);
@@ -38,14 +72,22 @@ async function main(): Promise<void> {
     inboundPerMinute: 12,
     outboundDeliveriesPerMinute: 6,
     spray: { perMinute: 4, usernames: 400 },
-    attack: { account: STOLEN, startSecond: HISTORY_SECONDS - 20 * 60, messagesPerMinute: 30, recipientsPerMessage: 8, ips: 40, foreignSender: true },
+    attack: {
+      account: STOLEN,
+      startSecond: HISTORY_SECONDS - 20 * 60,
+      messagesPerMinute: 30,
+      recipientsPerMessage: 8,
+      ips: 40,
+      foreignSender: true,
+      senders: [...SPAM_SENDERS],
+    },
     busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2 },
   };
 
-  // The past, at once; the future, line by line as its time comes.
+  // The past, at once; the future, line by line as its time comes. While SMTP is stopped, nothing is logged.
   const lines = scenarioLines(options);
   let pending = lines.next();
-  const writeUntil = (until: number): void => {
+  const writeUntil = (until: number, write = true): void => {
     const batches = new Map<string, string[]>();
     while (!pending.done && pending.value.time <= until) {
       const file = logFileOf(pending.value.time);
@@ -54,7 +96,7 @@ async function main(): Promise<void> {
       batch.push(pending.value.line);
       pending = lines.next();
     }
-    for (const [file, batch] of batches) appendFileSync(join(logs, file), batch.join('\r\n') + '\r\n');
+    if (write) for (const [file, batch] of batches) appendFileSync(join(logs, file), batch.join('\r\n') + '\r\n');
   };
   writeUntil(now);
 
@@ -62,13 +104,19 @@ async function main(): Promise<void> {
     seed: 2013,
     legitimateMessages: 180,
     spamMessages: 1200,
-    spamSender: SPAM_SENDER,
+    spamSender: SPAM_SENDERS[0],
     retryFraction: 0.6,
     incomingPairs: 15,
     incomingBakPairs: 40,
     incomingBakOrphans: 6,
     oldMessages: 3,
   });
+  addSpam(mail, 150, { sender: SPAM_SENDERS[1], folder: '_outgoing/retry', seed: 2014 });
+  writeFileSync(join(root, 'tool.sh'), TOOL_SH);
+  writeFileSync(join(root, 'icewarpd.sh'), ICEWARPD_SH);
+  chmodSync(join(root, 'tool.sh'), 0o755);
+  chmodSync(join(root, 'icewarpd.sh'), 0o755);
+  const state = join(root, '.demo');
 
   const configFile = join(root, 'mailrelay-exporter.yml');
   appendFileSync(
@@ -86,19 +134,46 @@ async function main(): Promise<void> {
   );
 
   const logger = createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'info');
-  const app = new App({ configFile, listenAddress: `:${port}`, telemetryPath: '/metrics', logger, version: 'demo' });
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const app = new App({
+    configFile,
+    listenAddress: `:${port}`,
+    telemetryPath: '/metrics',
+    logger,
+    version: 'demo',
+    exporterCommand: `${shellWord(process.execPath)} ${shellWord(main)}`,
+    consoleNotice: `This is the demo. ${join(root, 'tool.sh')} and ${join(root, 'icewarpd.sh')} stand in for IceWarp's tools: changing ${STOLEN}'s password stops the simulated attacker, stopping SMTP pauses the simulated server. Every command on this page runs as shown.`,
+  });
   await app.start();
 
-  const liveLog = setInterval(() => writeUntil(Math.floor(Date.now() / 1000)), 1000);
-  const liveSpam = setInterval(() => addSpam(mail, 15, { sender: SPAM_SENDER, folder: '_outgoing/retry' }), 5000);
+  const smtpStopped = (): boolean => existsSync(join(state, 'smtp-stopped'));
+  const passwordChanged = (): boolean =>
+    existsSync(join(state, 'passwords-changed')) && readFileSync(join(state, 'passwords-changed'), 'utf8').split('\n').includes(STOLEN);
+  let spamRound = 0;
+  const tick = (): void => {
+    const t = Math.floor(Date.now() / 1000);
+    const attack = options.attack!;
+    if (attack.passwordChangedSecond === undefined && passwordChanged()) {
+      // Sessions not yet generated (from the next minute of log time) fail to log in.
+      attack.passwordChangedSecond = t - now + HISTORY_SECONDS;
+      process.stdout.write(`demo: ${STOLEN}'s password changed; its attacker's logins fail from now on\n`);
+    }
+    writeUntil(t, !smtpStopped());
+  };
+  const liveLog = setInterval(tick, 1000);
+  const liveSpam = setInterval(() => {
+    if (smtpStopped() || passwordChanged()) return;
+    addSpam(mail, 15, { sender: SPAM_SENDERS[spamRound++ % 5 === 4 ? 1 : 0], folder: '_outgoing/retry' });
+  }, 5000);
 
   process.stdout.write(`
 mailrelay-exporter demo: a stolen account is relaying spam right now.
 
-  Landing page:  http://localhost:${port}/          (the stolen account tops the table)
-  Metrics:       http://localhost:${port}/metrics
-  Try:           curl -s localhost:${port}/metrics | grep -E '^mailrelay_account_recipients_total.*external' | sort -t' ' -k2 -nr | head -3
-                 curl -s localhost:${port}/metrics | grep -E '^mailrelay_spool_(messages|sender_messages)'
+  Open:    http://localhost:${port}/   the incident console: the stolen account, its spam in the queue,
+                                      and the commands that stop it (run them in order, here)
+  JSON:    http://localhost:${port}/api/v1/incident
+  Metrics: http://localhost:${port}/metrics
+  Try:     curl -s localhost:${port}/metrics | grep -E '^mailrelay_account_sender_recipients_total'
 
   Logs and queue: ${root}   (config: ${configFile})
   Stop with Ctrl-C.

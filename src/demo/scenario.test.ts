@@ -12,7 +12,7 @@ function countFacts(facts: SmtpFact[], lines: number): ScenarioTruth {
   const ips = new Map<string, Set<string>>();
   const domains = new Map<string, Set<string>>();
   const account = (name: string) =>
-    (truth.accounts[name] ??= { logins: 0, messages: 0, externalRecipients: 0, localRecipients: 0, foreignSenderMessages: 0, clientIps: [], recipientDomains: [] });
+    (truth.accounts[name] ??= { logins: 0, messages: 0, externalRecipients: 0, localRecipients: 0, foreignSenderMessages: 0, clientIps: [], recipientDomains: [], senders: {} });
   for (const f of facts) {
     if (f.type === 'session') truth.sessions++;
     else if (f.type === 'relay_denied') truth.relayDenied++;
@@ -31,6 +31,8 @@ function countFacts(facts: SmtpFact[], lines: number): ScenarioTruth {
       const a = account(f.account);
       a.messages++;
       if (isForeignSender(f.account, f.mailFrom)) a.foreignSenderMessages++;
+      const sender = f.mailFrom || '<>';
+      a.senders[sender] = (a.senders[sender] ?? 0) + f.recipients.length;
       for (const r of f.recipients) {
         if (r.external) {
           a.externalRecipients++;
@@ -93,6 +95,11 @@ describe('scenario: the parser counts exactly the truth', () => {
       ['exemple.fr'],
     ],
     ['only the defaults', { seed: 7, start: new Date(Date.UTC(2026, 5, 1)), durationSeconds: 1800 }, []],
+    [
+      'forged senders, then the password changed',
+      { ...full, durationSeconds: 5400, attack: { ...full.attack!, senders: ['willm.b@orange.fr', 'bmyerd77@yahoo.com'], passwordChangedSecond: 4800 } },
+      ['domaine.com'],
+    ],
   ] as Array<[string, ScenarioOptions, string[]]>)('%s', (_name, opts, localDomains) => {
     const truth = scenarioTruth(opts);
     const { counted, unparsed } = parse(opts, localDomains);
@@ -125,6 +132,19 @@ describe('scenario: the parser counts exactly the truth', () => {
     expect(t.relayDenied).toBeGreaterThan(0);
     expect(t.unauthenticatedRelayRecipients).toBe(0);
     expect(Object.keys(t.accounts).length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('an attack with forged senders uses those, the first most; after the password change its logins fail', () => {
+    const opts: ScenarioOptions = { ...full, durationSeconds: 5400, attack: { ...full.attack!, senders: ['willm.b@orange.fr', 'bmyerd77@yahoo.com'], passwordChangedSecond: 4800 } };
+    const t = scenarioTruth(opts);
+    const stolen = t.accounts['info@domaine.com']!;
+    expect(Object.keys(stolen.senders).sort()).toEqual(['bmyerd77@yahoo.com', 'willm.b@orange.fr']);
+    expect(stolen.senders['willm.b@orange.fr']!).toBeGreaterThan(3 * stolen.senders['bmyerd77@yahoo.com']!);
+    expect(stolen.senders['willm.b@orange.fr']! + stolen.senders['bmyerd77@yahoo.com']!).toBe(stolen.externalRecipients);
+    // 20 minutes of refused logins, about 10 a minute.
+    expect(t.failedUsernames['info@domaine.com']).toBeGreaterThan(100);
+    const before = scenarioTruth({ ...opts, attack: { ...opts.attack!, passwordChangedSecond: undefined } }).accounts['info@domaine.com']!;
+    expect(stolen.messages).toBeLessThan(before.messages);
   });
 
   it('is deterministic for a seed, and another seed differs', () => {

@@ -22,7 +22,22 @@ export interface ScenarioOptions {
   inboundPerMinute?: number;
   outboundDeliveriesPerMinute?: number;
   spray?: { perMinute: number; usernames: number };
-  attack?: { account: string; startSecond: number; messagesPerMinute: number; recipientsPerMessage: number; ips: number; foreignSender: boolean };
+  attack?: {
+    account: string;
+    startSecond: number;
+    messagesPerMinute: number;
+    recipientsPerMessage: number;
+    ips: number;
+    foreignSender: boolean;
+    /** The forged MAIL FROMs a foreign-sender attack uses, the first for most sessions (default: a new made-up address per session). */
+    senders?: string[];
+    /**
+     * From this second on, the attacker's logins fail: its password was
+     * changed. Read as each minute is generated, so a live demo may set it
+     * while it runs.
+     */
+    passwordChangedSecond?: number;
+  };
   busyAccount?: { account: string; externalRecipientsPerHour: number; ips: number };
 }
 
@@ -38,6 +53,8 @@ export interface AccountTruth {
   clientIps: string[];
   /** Distinct external recipient domains of accepted messages, over the whole scenario, sorted. */
   recipientDomains: string[];
+  /** Accepted recipients by envelope sender (lowercased MAIL FROM, `<>` for the null sender). */
+  senders: Record<string, number>;
 }
 
 export interface ScenarioTruth {
@@ -174,6 +191,7 @@ interface AccountBook {
   foreignSenderMessages: number;
   clientIps: Set<string>;
   recipientDomains: Set<string>;
+  senders: Map<string, number>;
 }
 
 /** Builds one session's lines and books its facts as it writes them. */
@@ -342,6 +360,7 @@ class SessionWriter {
       const book = g.book(this.account);
       book.messages++;
       if (this.account.includes('@') ? from822 !== this.account : from822.split('@')[0] !== this.account) book.foreignSenderMessages++;
+      book.senders.set(from822 || '<>', (book.senders.get(from822 || '<>') ?? 0) + ok.length);
       for (const [address, local] of ok) {
         if (local) book.localRecipients++;
         else {
@@ -429,7 +448,7 @@ class ScenarioGenerator {
   book(account: string): AccountBook {
     let b = this.books.get(account);
     if (b === undefined) {
-      b = { logins: 0, messages: 0, externalRecipients: 0, localRecipients: 0, foreignSenderMessages: 0, clientIps: new Set(), recipientDomains: new Set() };
+      b = { logins: 0, messages: 0, externalRecipients: 0, localRecipients: 0, foreignSenderMessages: 0, clientIps: new Set(), recipientDomains: new Set(), senders: new Map() };
       this.books.set(account, b);
     }
     return b;
@@ -446,6 +465,7 @@ class ScenarioGenerator {
         foreignSenderMessages: b.foreignSenderMessages,
         clientIps: [...b.clientIps].sort(),
         recipientDomains: [...b.recipientDomains].sort(),
+        senders: Object.fromEntries([...b.senders].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))),
       };
     }
     return { ...this.truth, accounts };
@@ -615,8 +635,15 @@ class ScenarioGenerator {
     if (a === undefined) return;
     const [w, id] = this.writer(this.pick(this.attackIps), start);
     w.serverOpen(this.pick(['orange.fr', 'User', 'localhost']));
+    if (a.passwordChangedSecond !== undefined && start >= a.passwordChangedSecond * 1000) {
+      // The old password no longer works: the attacker tries, fails and leaves.
+      w.auth('login', a.account, false);
+      w.close();
+      this.finish(w, id, out);
+      return;
+    }
     w.auth('login', a.account, true);
-    const sender = a.foreignSender ? this.externalAddress(['orange.fr', 'yahoo.com', 'gmail.com']) : a.account;
+    const sender = !a.foreignSender ? a.account : a.senders?.length ? this.forgedSender(a.senders) : this.externalAddress(['orange.fr', 'yahoo.com', 'gmail.com']);
     for (let k = 0; k < messages; k++) {
       const rcpts: Array<[string, boolean, boolean]> = [];
       for (let j = 0; j < a.recipientsPerMessage; j++) {
@@ -628,6 +655,11 @@ class ScenarioGenerator {
     }
     w.close();
     this.finish(w, id, out);
+  }
+
+  /** One of an attack's forged senders: the first for four sessions in five, the others in turn. */
+  private forgedSender(senders: readonly string[]): string {
+    return senders.length === 1 || this.rand() < 0.8 ? senders[0]! : this.pick(senders.slice(1));
   }
 
   private busySession(start: number, recipients: number, out: Script[]): void {

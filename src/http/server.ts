@@ -1,18 +1,15 @@
 // The HTTP face of the exporter, as the Prometheus exporters have it:
-// /metrics, a landing page, /-/healthy, /-/ready and POST /-/reload.
+// /metrics, /-/healthy, /-/ready and POST /-/reload; and the incident console
+// at / with its JSON form at /api/v1/incident.
 import express, { type Express } from 'express';
 import type { ExporterRegistry } from '../collectors/registry.js';
-import type { LandingTable } from '../feature.js';
+import type { Incident } from '../incident/incident.js';
+import { CONSOLE_CSP, renderConsole } from './console.js';
 
 export const DEFAULT_PORT = 10025;
 
-export interface LandingInfo {
-  version: string;
-  telemetryPath: string;
-  tables: LandingTable[];
-  /** What keeps the exporter from seeing anything (a configured folder missing), shown first. */
-  problems: string[];
-}
+/** The incident console's data for scripts: the same as the page. */
+export const INCIDENT_API_PATH = '/api/v1/incident';
 
 export interface Readiness {
   /** The first catch-up of every feature is done. */
@@ -24,9 +21,12 @@ export interface Readiness {
 export interface HttpOptions {
   registry: ExporterRegistry;
   telemetryPath: string;
+  version: string;
   ready(): Promise<Readiness>;
   reload(): Promise<boolean>;
-  landing(): Promise<LandingInfo>;
+  incident(): Promise<Incident>;
+  /** A line at the top of the console (the demo's). */
+  notice?: string;
 }
 
 export function createHttpApp(opts: HttpOptions): Express {
@@ -66,45 +66,15 @@ export function createHttpApp(opts: HttpOptions): Express {
   });
 
   app.get('/', async (_req, res) => {
-    res.type('html').send(landingPage(await opts.landing()));
+    const page = renderConsole(await opts.incident(), { version: opts.version, telemetryPath: opts.telemetryPath, apiPath: INCIDENT_API_PATH, notice: opts.notice });
+    res.set({ 'Content-Security-Policy': CONSOLE_CSP, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
+    res.type('html').send(page);
+  });
+
+  app.get(INCIDENT_API_PATH, async (_req, res) => {
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.json(await opts.incident());
   });
 
   return app;
-}
-
-function landingPage(info: LandingInfo): string {
-  const problems = info.problems.length
-    ? `<h2>Problems</h2>\n<ul class="problems">\n${info.problems.map((p) => `<li>${esc(p)}</li>`).join('\n')}\n</ul>\n`
-    : '';
-  const tables = info.tables
-    .map(
-      (t) => `<h2>${esc(t.title)}</h2>
-<table>
-<tr>${t.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>
-${t.rows.length ? t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n') : `<tr><td colspan="${t.columns.length}">none yet</td></tr>`}
-</table>`,
-    )
-    .join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>mailrelay-exporter</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.problems{color:#a00}</style>
-</head>
-<body>
-<h1>mailrelay-exporter</h1>
-<p>Detects a mail server used as a spam relay. Version ${esc(info.version)}.</p>
-<ul>
-<li><a href="${esc(info.telemetryPath)}">Metrics</a></li>
-<li><a href="/-/healthy">Health</a></li>
-<li><a href="/-/ready">Readiness</a></li>
-</ul>
-${problems}${tables}
-</body>
-</html>
-`;
-}
-
-/** Account names come from the mail log, i.e. from attackers: always escape. */
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -6,6 +6,7 @@ import type { Mta } from '../mtas.js';
 import { SpoolScanner } from '../spool/scanner.js';
 import { compileFileNamePattern } from '../tail/glob.js';
 import { compareIcewarpLogNames } from './files.js';
+import { icewarpStolenAccountSteps } from './response.js';
 import { IcewarpSessions } from './sessions.js';
 
 export const icewarpSection = section({
@@ -47,4 +48,6 @@ export const icewarpMta: Mta<IcewarpSection> = {
       open: (opts) => new SpoolScanner({ mailDirectory, ...opts }),
     };
   },
+  logDirectorySection: (directory, timeZone) => ({ log_directory: directory, ...(timeZone === undefined ? {} : { log_time_zone: timeZone }) }),
+  stolenAccountSteps: icewarpStolenAccountSteps,
 };

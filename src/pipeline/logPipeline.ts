@@ -3,7 +3,7 @@
 // tailer and the account book are the same for all. Knows nothing of prom-client.
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';
-import type { CollectorStatus, Feature, LandingTable, Running } from '../feature.js';
+import type { CollectorStatus, Feature, Running } from '../feature.js';
 import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredLogSource } from '../mtas.js';
@@ -99,6 +99,11 @@ export class LogPipeline implements Running<LogSettings> {
     return true;
   }
 
+  /** The MTA whose logs these are. */
+  get mta(): string {
+    return this.settings.source.mta;
+  }
+
   status(): CollectorStatus {
     return { success: this.tailer.healthy && !this.startFailed, durationSeconds: this.lastBatchSeconds };
   }
@@ -106,16 +111,6 @@ export class LogPipeline implements Running<LogSettings> {
   async problems(): Promise<string[]> {
     const why = await folderProblem(this.settings.source.directory, this.settings.source.key);
     return why === undefined ? [] : [why];
-  }
-
-  landingTable(): LandingTable {
-    return {
-      title: 'Accounts with the most external recipients',
-      columns: ['account', 'external recipients', 'messages', `client IPs (last ${this.book.windowSeconds / 60} min)`],
-      rows: this.book
-        .topByExternalRecipients(10)
-        .map(([account, s]) => [account, String(s.externalRecipients), String(s.messages), String(this.book.clientIps(s))]),
-    };
   }
 
   stop(): Promise<void> {

@@ -2,7 +2,7 @@
 // of its queues; the collector reads snapshots of it, so a scrape costs the
 // same on an empty queue and on 200,000 messages.
 import type { Config } from '../config/config.js';
-import type { CollectorStatus, Feature, LandingTable, Running } from '../feature.js';
+import type { CollectorStatus, Feature, Running } from '../feature.js';
 import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredQueue } from '../mtas.js';
@@ -42,6 +42,11 @@ export class MailQueues implements Running<QueueSettings> {
     return this.source.snapshot();
   }
 
+  /** Where the queue is read from, for the console's commands. */
+  get location(): QueueLocation {
+    return this.settings.queue;
+  }
+
   /** Another queue needs a new source; the limits and the rescan interval change in place. */
   apply(next: QueueSettings): boolean {
     const [a, b] = [next.queue, this.settings.queue];
@@ -61,18 +66,6 @@ export class MailQueues implements Running<QueueSettings> {
     const { kind, location, key } = this.settings.queue;
     const why = kind === 'folder' ? await folderProblem(location, key) : undefined;
     return why === undefined ? [] : [why];
-  }
-
-  landingTable(): LandingTable {
-    const s = this.source.snapshot();
-    const outgoing = s.folders.filter((f) => f.queue === 'outgoing').reduce((n, f) => n + f.messages, 0);
-    return {
-      title: 'Top senders in the outgoing queue',
-      columns: ['Original sender', 'Messages', 'Share'],
-      rows: s.topSenders
-        .slice(0, 10)
-        .map((t) => [t.sender, String(t.messages), outgoing ? `${((100 * t.messages) / outgoing).toFixed(1)}%` : '']),
-    };
   }
 }
 

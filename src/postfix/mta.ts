@@ -1,12 +1,13 @@
 // Postfix as the exporter sees it: the `postfix:` config section, its mail
 // log (a syslog file and its logrotate rotations, read by queue ID) and its
 // queue (listed with `postqueue -j`).
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { filePathPattern, section, string, timeZone, withDefault, type Infer } from '../config/schema.js';
 import type { Mta } from '../mtas.js';
 import { compareRotatedLogNames, logFileMatcher } from './files.js';
 import { PostfixLog } from './log.js';
 import { PostfixQueue } from './queue.js';
+import { postfixStolenAccountSteps } from './response.js';
 
 export const postfixSection = section({
   /** Enables the log pipeline: /var/log/mail.log (and its rotations), or a glob on the file name such as /var/log/mail.log*. */
@@ -51,4 +52,7 @@ export const postfixMta: Mta<PostfixSection> = {
       open: (opts) => new PostfixQueue({ ...opts, postqueue, configDirectory }),
     };
   },
+  // Debian's and most distributions' mail log, with its logrotate rotations.
+  logDirectorySection: (directory, timeZone) => ({ log_file: join(directory, 'mail.log*'), ...(timeZone === undefined ? {} : { log_time_zone: timeZone }) }),
+  stolenAccountSteps: postfixStolenAccountSteps,
 };

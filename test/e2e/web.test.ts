@@ -119,8 +119,8 @@ describe('a real Prometheus and the exporter behind TLS and basic auth', () => {
     expect(upWrong.map((s) => s.value[1])).toEqual(['0', '0']);
   });
 
-  it('keeps the landing page and the /-/ endpoints behind the same password', async () => {
-    for (const path of ['/', '/metrics', '/-/ready', '/-/healthy']) {
+  it('keeps the incident console, its JSON and the /-/ endpoints behind the same password', async () => {
+    for (const path of ['/', '/api/v1/incident', '/metrics', '/-/ready', '/-/healthy']) {
       expect((await get(exporter!.port, path)).status).toBe(401);
       expect((await get(exporter!.port, path, 'wrong')).status).toBe(401);
     }

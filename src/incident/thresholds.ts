@@ -1,0 +1,132 @@
+// The signs of a stolen account that the exporter can judge from its own
+// numbers, against the alert rules' own default thresholds: the console and
+// `logs report` say what the alerts say, from one source of numbers.
+//
+// The one place that knows where the thresholds live. Today that is
+// alerts/rules.ts (DEFAULT_THRESHOLDS); they are moving to
+// src/detection/thresholds.ts, and only this file changes then.
+//
+// What the exporter cannot judge: the rules' comparisons with an account's
+// own history (its median hour over days, kept by Prometheus) and their
+// `for:` durations. A sign here is "above the threshold now"; an alert also
+// needs it to last, and, for an account with history, to be unusual for it.
+import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_THRESHOLDS } from '../../alerts/rules.js';
+import type { AccountWindows } from '../accounts/book.js';
+import { parseDuration } from '../config/duration.js';
+
+/** Where the numbers come from, for the page's footer and the report's header. */
+export const THRESHOLDS_SOURCE = 'alerts/rules.ts DEFAULT_THRESHOLDS';
+
+export const HISTORY_NOTE =
+  'Judged on the exporter\'s own numbers, now: the alert rules also need a sign to last (their "for:"), and compare an account with its own history in Prometheus (its median hour over 7 days), which this page cannot see.';
+
+export interface SignCheck {
+  /** Stable key for scripts: hourly, daily, client_ips, foreign_sender, recipient_domains. */
+  sign: string;
+  /** What is measured, in words. */
+  what: string;
+  value: number;
+  /** The condition, in words: "> 200". */
+  limit: string;
+  above: boolean;
+  /** The alert this sign mirrors, and its page. */
+  alert: string;
+  severity: 'critical' | 'warning';
+  runbook: string;
+}
+
+const n = (v: number | string): number => Number(v);
+const runbook = (alert: string): string => `${DEFAULT_RUNBOOK_BASE_URL}/${alert}.md`;
+
+/** Every sign of one account, above its threshold or not, most serious first. */
+export function accountSigns(w: AccountWindows): SignCheck[] {
+  const t = DEFAULT_THRESHOLDS;
+  const sign = (s: Omit<SignCheck, 'runbook'>): SignCheck => ({ ...s, runbook: runbook(s.alert) });
+  const foreignLimit = Math.max(n(t.foreignSenderMessages), n(t.foreignSenderRatio) * w.messages1h);
+  return [
+    sign({
+      sign: 'hourly',
+      what: 'external recipients in the last hour',
+      value: w.externalRecipients1h,
+      limit: `> ${n(t.accountExternalRecipientsPerHour)}`,
+      above: w.externalRecipients1h > n(t.accountExternalRecipientsPerHour),
+      alert: 'MailrelayAccountExternalRecipientsHigh',
+      severity: 'critical',
+    }),
+    sign({
+      sign: 'daily',
+      what: 'external recipients in the last 24 hours',
+      value: w.externalRecipients24h,
+      limit: `> ${n(t.accountExternalRecipientsPerDay)}`,
+      above: w.externalRecipients24h > n(t.accountExternalRecipientsPerDay),
+      alert: 'MailrelayAccountExternalRecipientsDailyHigh',
+      severity: 'warning',
+    }),
+    sign({
+      sign: 'client_ips',
+      what: 'client IPs that logged in within the detection window',
+      value: w.clientIps,
+      limit: `> ${n(t.accountClientIps)}`,
+      above: w.clientIps > n(t.accountClientIps),
+      alert: 'MailrelayAccountManyClientIPs',
+      severity: 'warning',
+    }),
+    sign({
+      sign: 'foreign_sender',
+      what: `messages with a MAIL FROM other than the account in the last hour (of ${w.messages1h})`,
+      value: w.foreignSenderMessages1h,
+      limit: `> ${n(t.foreignSenderMessages)} and > ${n(t.foreignSenderRatio) * 100}% of its messages`,
+      above: w.foreignSenderMessages1h > foreignLimit,
+      alert: 'MailrelayAccountForeignSender',
+      severity: 'warning',
+    }),
+    sign({
+      sign: 'recipient_domains',
+      what: 'external recipient domains within the detection window',
+      value: w.recipientDomains,
+      limit: `> ${n(t.accountRecipientDomains)}`,
+      above: w.recipientDomains > n(t.accountRecipientDomains),
+      alert: 'MailrelayAccountManyRecipientDomains',
+      severity: 'warning',
+    }),
+  ];
+}
+
+/** Minutes of the open-relay rule's window (whole minutes: the book keeps minutes). */
+export const OPEN_RELAY_MINUTES = Math.max(1, Math.round((parseDuration(String(DEFAULT_THRESHOLDS.openRelayRange)) ?? 900) / 60));
+
+export type Verdict = 'suspicious' | 'watch' | 'ok';
+
+/** Signs at once that make an account suspicious even without a critical one. */
+export const SIGNS_FOR_SUSPICIOUS = 2;
+
+export const VERDICT_RULE = `Suspicious: a critical sign, or ${SIGNS_FOR_SUSPICIOUS} or more signs at once (a stolen account shows several: volume, many IPs, forged senders, many domains). Watch: one warning sign.`;
+
+/** An account's verdict from its signs. */
+export function verdictOf(signs: readonly SignCheck[]): Verdict {
+  const above = signs.filter((s) => s.above);
+  if (above.some((s) => s.severity === 'critical') || above.length >= SIGNS_FOR_SUSPICIOUS) return 'suspicious';
+  return above.length > 0 ? 'watch' : 'ok';
+}
+
+/** Whether external recipients accepted without AUTH are an open relay (any at all, as the rule says). */
+export function openRelaySign(recipients: number): SignCheck {
+  return {
+    sign: 'open_relay',
+    what: `external recipients accepted without AUTH in the last ${OPEN_RELAY_MINUTES} minutes`,
+    value: recipients,
+    limit: '> 0',
+    above: recipients > 0,
+    alert: 'MailrelayOpenRelay',
+    severity: 'critical',
+    runbook: runbook('MailrelayOpenRelay'),
+  };
+}
+
+/** A queued sender that holds the outgoing queue (MailrelayQueueDominatedBySender). */
+export function queueDominatedBy(messages: number, outgoing: number): boolean {
+  const t = DEFAULT_THRESHOLDS;
+  return messages > n(t.queueSenderMessages) && messages > n(t.queueSenderRatio) * outgoing;
+}
+
+export const QUEUE_DOMINATED_LIMIT = `> ${n(DEFAULT_THRESHOLDS.queueSenderMessages)} messages and > ${n(DEFAULT_THRESHOLDS.queueSenderRatio) * 100}% of the outgoing queue`;
