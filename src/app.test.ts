@@ -73,7 +73,7 @@ describe('App: honest health with the real collectors', () => {
     expect(await (await fetch(`${base}/`)).text()).toContain('<li>no collector is configured');
   });
 
-  it('says on /-/ready (503) and the landing page which configured folder is missing, until it appears', async () => {
+  it('says on /-/ready (503) and the incident console which configured folder is missing, until it appears', async () => {
     const { base, log } = await start('icewarp:\n  log_directory: $DIR/smtp\n  mail_directory: $DIR/mail\npositions_file: $DIR/positions.json\n');
     expect(log.join('')).not.toContain('no collector is configured');
     const ready = await fetch(`${base}/-/ready`);
@@ -82,7 +82,7 @@ describe('App: honest health with the real collectors', () => {
     expect(text).toContain(`icewarp.log_directory: ${dir}/smtp does not exist\n`);
     expect(text).toContain(`icewarp.mail_directory: ${dir}/mail does not exist\n`);
     const page = await (await fetch(`${base}/`)).text();
-    expect(page).toContain(`<h2>Problems</h2>`);
+    expect(page).toContain('The exporter cannot see everything:');
     expect(page).toContain(`<li>icewarp.log_directory: ${dir}/smtp does not exist</li>`);
     await mkdir(join(dir, 'smtp'));
     await writeFile(join(dir, 'mail'), 'a file, not a folder');
@@ -92,7 +92,7 @@ describe('App: honest health with the real collectors', () => {
     await rm(join(dir, 'mail'));
     await mkdir(join(dir, 'mail'));
     expect(await (await fetch(`${base}/-/ready`)).text()).toBe('Ready.\n');
-    expect(await (await fetch(`${base}/`)).text()).not.toContain('Problems');
+    expect(await (await fetch(`${base}/`)).text()).not.toContain('cannot see everything');
   });
 });
 
