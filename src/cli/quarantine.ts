@@ -4,9 +4,10 @@
 // first move, so a killed run is finished by the next one.
 import { queueOfFolder } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
+import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
 import { MailDirectory, sha256File } from './durable.js';
-import { executeMoves, Journal, RunLock, type JournalEntry } from './journal.js';
-import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type RunResults, type UnfinishedRun } from './plan.js';
+import { executeMoves, Journal, type JournalEntry } from './journal.js';
+import type { AdminIo } from './plan.js';
 import { listOutgoing, outgoingFolders, type OutgoingMessage } from './scan.js';
 
 export const MANIFEST = 'manifest.jsonl';
@@ -51,12 +52,6 @@ export function normaliseSender(arg: string): string {
   return s === '<>' ? '' : s.replace(/^<(.*)>$/, '$1');
 }
 
-async function unfinishedRuns(mail: MailDirectory): Promise<Journal[]> {
-  const journals: Journal[] = [];
-  for (const path of await Journal.findUnfinished(mail, MANIFEST_NAME)) journals.push(await Journal.load(mail, path));
-  return journals;
-}
-
 export async function runQuarantine(argv: string[], io: AdminIo): Promise<number> {
   const flags = parseCommandFlags(argv, {
     'mail-dir': 'string',
@@ -80,10 +75,6 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     throw new UsageError('give a selector (--sender, --size, --folder), or --all to quarantine the whole outgoing queue');
   }
   if (all && (senders.length || sizes.length || flags.list('folder').length)) throw new UsageError('--all cannot be combined with selectors');
-  const apply = flags.boolean('apply');
-  const json = flags.boolean('json');
-  io.err(SMTP_WARNING);
-
   const mail = await MailDirectory.open(mailDirArg);
   const folders = flags.list('folder').map((f) => {
     const rel = mail.folderArg(f);
@@ -91,41 +82,26 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     return rel;
   });
   const selector: MessageSelector = { senders, sizes, folders };
-  if (apply) {
-    const lock = await RunLock.acquire(mail);
-    io.defer(() => lock.release());
-  }
-  const warnings: string[] = [];
-
-  const pending = await unfinishedRuns(mail);
-  const unfinished: UnfinishedRun[] = pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  const results: RunResults[] = [];
-  if (apply) {
-    for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
-  }
-
-  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
-  const scanFolders = folders.length ? folders : await outgoingFolders(mail, warnings);
-  const selected = (await listOutgoing(mail, scanFolders, warnings)).filter((m) => matchesSelector(m, selector) && !inFlight.has(m.path));
-
-  let runDir = '_quarantine/<UTC time>';
-  if (apply && selected.length) runDir = await Journal.newRunDir(mail, io.now());
-  const entries = await manifestEntries(mail, selected, runDir, apply);
-  const planned = plannedFromEntries('quarantine', entries);
-
-  if (apply && entries.length) {
-    const journal = await Journal.create(mail, `${runDir}/${MANIFEST}`, entries);
-    await io.step();
-    results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
-  }
-
-  const code = reportRun(
+  return runQueueCommand(
+    {
+      name: 'queue quarantine',
+      action: 'quarantine',
+      verb: 'move',
+      queue: mailDirectoryQueue(mail),
+      unfinished: () => unfinishedJournals(mail, MANIFEST_NAME),
+      async select(inFlight, _journals, apply) {
+        const warnings: string[] = [];
+        const scanFolders = folders.length ? folders : await outgoingFolders(mail, warnings);
+        const selected = (await listOutgoing(mail, scanFolders, warnings)).filter((m) => matchesSelector(m, selector) && !inFlight.has(m.path));
+        const runDir = apply && selected.length ? await Journal.newRunDir(mail, io.now()) : '_quarantine/<UTC time>';
+        const journalPath = `${runDir}/${MANIFEST}`;
+        return { entries: await manifestEntries(mail, selected, runDir, apply), journalPath, warnings, after: `manifest: ${mail.shownAbs(journalPath)}\n` };
+      },
+      move: executeMoves,
+    },
     io,
-    { command: 'queue quarantine', apply, mailDir: mail.root, unfinished, planned, results, warnings, verb: 'move' },
-    { json, verbose: flags.boolean('verbose') },
+    { apply: flags.boolean('apply'), json: flags.boolean('json'), verbose: flags.boolean('verbose') },
   );
-  if (!json && apply && entries.length) io.out(`manifest: ${mail.shownAbs(`${runDir}/${MANIFEST}`)}\n`);
-  return code;
 }
 
 /** The manifest lines; the sha256 is computed only for a real run (a dry run stays quick on a flooded queue). */

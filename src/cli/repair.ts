@@ -9,8 +9,9 @@ import { INCOMING } from '../spool/layout.js';
 import { parseCommandFlags, requireString, UsageError } from './args.js';
 import { MailDirectory, sha256File, UnsafePathError } from './durable.js';
 import { shown } from './names.js';
-import { executeMoves, Journal, RunLock, type JournalEntry } from './journal.js';
-import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
+import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
+import { executeMoves, Journal, type JournalEntry } from './journal.js';
+import type { AdminIo, PlannedMove, Skipped } from './plan.js';
 import { scanIncomingFolder } from './scan.js';
 
 export const REPAIR_HELP = `usage: mailrelay-exporter incoming repair --dir DIR/_incoming.bak [--to DIR/_incoming] [--apply] [--json]
@@ -50,61 +51,53 @@ export async function runRepair(argv: string[], io: AdminIo): Promise<number> {
   const to = flags.string('to') === undefined ? INCOMING : mail.folderArg(resolve(flags.string('to')!));
   if (dir === '' || to === '') throw new UsageError('--dir and --to must be folders inside the mail directory');
   if (dir === to) throw new UsageError(`--dir and --to are the same folder (${dir})`);
-  const apply = flags.boolean('apply');
-  io.err(SMTP_WARNING);
   if ((await mail.checkFolder(dir)) === 'missing') throw new UnsafePathError(`--dir ${mail.shownAbs(dir)}: no such folder`);
   await mail.checkFolder(to);
 
-  if (apply) {
-    const lock = await RunLock.acquire(mail);
-    io.defer(() => lock.release());
-  }
-  const pending: Journal[] = [];
-  for (const path of await Journal.findUnfinished(mail, REPAIR_NAME)) pending.push(await Journal.load(mail, path));
-  const results: RunResults[] = [];
-  if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
-
-  const warnings: string[] = [];
-  const scan = await scanIncomingFolder(mail, dir, warnings);
-  const skipped: Skipped[] = scan.others.map((f) => ({ path: f.path, reason: 'not a queue file, left in place' }));
-  const runDir = apply && (scan.pairs.length || scan.orphans.length) ? await Journal.newRunDir(mail, io.now()) : '_quarantine/<UTC time>';
-  const entries: JournalEntry[] = [];
-  const planned: PlannedMove[] = [];
-  let group = 0;
-  for (const pair of scan.pairs) {
-    // The message first, the .dat last.
-    const files = [...pair.files].sort((a, b) => Number(a.kind === 'dat') - Number(b.kind === 'dat') || (a.name < b.name ? -1 : 1));
-    const clash = [];
-    for (const f of files) if (await mail.lstat(`${to}/${f.name}`)) clash.push(shown(f.name));
-    if (clash.length) {
-      for (const f of files) skipped.push({ path: f.path, reason: `${shown(to)}/${clash.join(', ')} already exists; the pair stays here` });
-      continue;
-    }
-    group++;
-    for (const f of files) {
-      entries.push({ from: f.path, to: `${to}/${f.name}`, size: f.size, sha256: '', group });
-      planned.push({ action: 'repair', from: f.path, to: `${to}/${f.name}`, size: f.size });
-    }
-  }
-  for (const orphan of scan.orphans) {
-    for (const f of orphan.files) {
-      const dest = `${runDir}/${dir}/${posix.basename(f.path)}`;
-      entries.push({ from: f.path, to: dest, size: f.size, sha256: '' });
-      planned.push({ action: 'set aside', from: f.path, to: dest, size: f.size });
-    }
-  }
-
-  if (apply && entries.length) {
-    const journal = await Journal.create(mail, `${runDir}/repair.jsonl`, await withHashes(mail, entries));
-    await io.step();
-    results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
-  }
-
-  const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  return reportRun(
+  return runQueueCommand(
+    {
+      name: 'incoming repair',
+      action: 'repair',
+      verb: 'move',
+      queue: mailDirectoryQueue(mail),
+      unfinished: () => unfinishedJournals(mail, REPAIR_NAME),
+      async select(_inFlight, _journals, apply) {
+        const warnings: string[] = [];
+        const scan = await scanIncomingFolder(mail, dir, warnings);
+        const skipped: Skipped[] = scan.others.map((f) => ({ path: f.path, reason: 'not a queue file, left in place' }));
+        const runDir = apply && (scan.pairs.length || scan.orphans.length) ? await Journal.newRunDir(mail, io.now()) : '_quarantine/<UTC time>';
+        const entries: JournalEntry[] = [];
+        const planned: PlannedMove[] = [];
+        let group = 0;
+        for (const pair of scan.pairs) {
+          // The message first, the .dat last.
+          const files = [...pair.files].sort((a, b) => Number(a.kind === 'dat') - Number(b.kind === 'dat') || (a.name < b.name ? -1 : 1));
+          const clash = [];
+          for (const f of files) if (await mail.lstat(`${to}/${f.name}`)) clash.push(shown(f.name));
+          if (clash.length) {
+            for (const f of files) skipped.push({ path: f.path, reason: `${shown(to)}/${clash.join(', ')} already exists; the pair stays here` });
+            continue;
+          }
+          group++;
+          for (const f of files) {
+            entries.push({ from: f.path, to: `${to}/${f.name}`, size: f.size, sha256: '', group });
+            planned.push({ action: 'repair', from: f.path, to: `${to}/${f.name}`, size: f.size });
+          }
+        }
+        for (const orphan of scan.orphans) {
+          for (const f of orphan.files) {
+            const dest = `${runDir}/${dir}/${posix.basename(f.path)}`;
+            entries.push({ from: f.path, to: dest, size: f.size, sha256: '' });
+            planned.push({ action: 'set aside', from: f.path, to: dest, size: f.size });
+          }
+        }
+        // Hashes only for a real run: a dry run on a flooded folder stays quick.
+        return { entries: apply ? await withHashes(mail, entries) : entries, planned, skipped, warnings, journalPath: `${runDir}/repair.jsonl` };
+      },
+      move: executeMoves,
+    },
     io,
-    { command: 'incoming repair', apply, mailDir: mail.root, unfinished, planned, skipped, results, warnings, verb: 'move' },
-    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+    { apply: flags.boolean('apply'), json: flags.boolean('json'), verbose: flags.boolean('verbose') },
   );
 }
 

@@ -11,9 +11,10 @@ import { messageFileKind, OUTGOING, parseOriginalSender, queueOfFolder, QUARANTI
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
 import { shown } from './names.js';
-import { Journal, moveGroup, RunLock, summarise, type EntryResult, type JournalEntry } from './journal.js';
+import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
+import { Journal, moveGroup, summarise, type EntryResult, type JournalEntry } from './journal.js';
 import { parseFromHeaderArg, withFromHeader } from './message.js';
-import { reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
+import type { AdminIo, PlannedMove, Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 import { freeName } from './restore.js';
 import { listFolder, type QueueFile } from './scan.js';
@@ -66,7 +67,6 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   const fromHeader = headerArg === undefined ? undefined : parseFromHeaderArg(headerArg);
   const senders = flags.list('sender').map(normaliseSender);
   const sizes = parseSizes(flags.list('size'));
-  const apply = flags.boolean('apply');
   if (queueOfFolder(target) !== 'outgoing') throw new UsageError(`--to-folder ${target}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
   if (source === '' || source === QUARANTINE) {
     throw new UsageError(`--from: give a folder inside the mail directory, not the mail directory or ${QUARANTINE} itself (a run folder in it is fine)`);
@@ -74,81 +74,71 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   if (source === target || source.startsWith(`${target}/`)) {
     throw new UsageError(`--from ${source} is the target folder ${target} or inside it; take the messages from another folder`);
   }
-  io.err(SMTP_WARNING);
   if ((await mail.checkFolder(source)) === 'missing') throw new UnsafePathError(`--from ${mail.shownAbs(source)}: no such folder`);
 
-  if (apply) {
-    const lock = await RunLock.acquire(mail);
-    io.defer(() => lock.release());
-  }
-  const pending: Journal[] = [];
-  for (const path of await Journal.findUnfinished(mail, REQUEUE_NAME)) pending.push(await Journal.load(mail, path));
-  const results: RunResults[] = [];
-  if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeRequeue(j, io.step) });
-  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
+  return runQueueCommand(
+    {
+      name: 'queue requeue',
+      action: 'requeue',
+      verb: 'requeue',
+      queue: mailDirectoryQueue(mail),
+      unfinished: () => unfinishedJournals(mail, REQUEUE_NAME),
+      async select(inFlight, _journals, apply) {
+        const warnings: string[] = [];
+        const skipped: Skipped[] = [];
+        const files = (await walk(mail, source, target, warnings)).filter((f) => {
+          if (inFlight.has(f.path)) return false;
+          if (f.name.startsWith('.') || isPartialName(f.name) || NOT_MESSAGES.test(f.name)) return false;
+          if (messageFileKind(f.name) === 'dat') {
+            skipped.push({ path: f.path, reason: 'a .dat file (envelope of an incoming pair), not a message' });
+            return false;
+          }
+          return true;
+        });
 
-  const warnings: string[] = [];
-  const skipped: Skipped[] = [];
-  const files = (await walk(mail, source, target, warnings)).filter((f) => {
-    if (inFlight.has(f.path)) return false;
-    if (f.name.startsWith('.') || isPartialName(f.name) || NOT_MESSAGES.test(f.name)) return false;
-    if (messageFileKind(f.name) === 'dat') {
-      skipped.push({ path: f.path, reason: 'a .dat file (envelope of an incoming pair), not a message' });
-      return false;
-    }
-    return true;
-  });
-
-  let runDir = `${QUARANTINE}/<UTC time>`;
-  if (apply && files.length) runDir = await Journal.newRunDir(mail, io.now());
-  const taken = new Set<string>();
-  const entries: JournalEntry[] = [];
-  for (const f of files) {
-    let data: Buffer;
-    try {
-      data = await readFile(mail.abs(f.path));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new UnsafePathError(`${mail.shownAbs(f.path)}: ${(err as Error).message}`, { cause: err });
-    }
-    const sender = parseOriginalSender(data.subarray(0, 4096).toString('latin1')) ?? UNKNOWN_SENDER;
-    if (senders.length && !senders.includes(sender)) continue;
-    if (sizes.length && !sizes.includes(data.length)) continue;
-    const out = fromHeader === undefined ? data : withFromHeader(data, fromHeader);
-    const to = await freeName(mail, target, stemOf(f.name), taken);
-    entries.push({
-      from: f.path,
-      keep: `${runDir}/${f.path}`,
-      to,
-      size: data.length,
-      sha256: sha256(data),
-      sender,
-      outSha256: sha256(out),
-      outSize: out.length,
-      ...(fromHeader !== undefined ? { fromHeader } : {}),
-    });
-  }
-  const planned: PlannedMove[] = entries.map((e) => ({
-    action: 'requeue',
-    from: e.from,
-    to: e.to,
-    size: e.outSize ?? e.size,
-    sender: e.sender ?? '',
-    keep: e.keep!,
-    addsFrom: e.outSha256 !== e.sha256,
-  }));
-
-  if (apply && entries.length) {
-    const journal = await Journal.create(mail, `${runDir}/requeue.jsonl`, entries);
-    await io.step();
-    results.push({ journal: journal.path, results: await executeRequeue(journal, io.step) });
-  }
-
-  const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  return reportRun(
+        const runDir = apply && files.length ? await Journal.newRunDir(mail, io.now()) : `${QUARANTINE}/<UTC time>`;
+        const taken = new Set<string>();
+        const entries: JournalEntry[] = [];
+        for (const f of files) {
+          let data: Buffer;
+          try {
+            data = await readFile(mail.abs(f.path));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw new UnsafePathError(`${mail.shownAbs(f.path)}: ${(err as Error).message}`, { cause: err });
+          }
+          const sender = parseOriginalSender(data.subarray(0, 4096).toString('latin1')) ?? UNKNOWN_SENDER;
+          if (senders.length && !senders.includes(sender)) continue;
+          if (sizes.length && !sizes.includes(data.length)) continue;
+          const out = fromHeader === undefined ? data : withFromHeader(data, fromHeader);
+          const to = await freeName(mail, target, stemOf(f.name), taken);
+          entries.push({
+            from: f.path,
+            keep: `${runDir}/${f.path}`,
+            to,
+            size: data.length,
+            sha256: sha256(data),
+            sender,
+            outSha256: sha256(out),
+            outSize: out.length,
+            ...(fromHeader !== undefined ? { fromHeader } : {}),
+          });
+        }
+        const planned: PlannedMove[] = entries.map((e) => ({
+          action: 'requeue',
+          from: e.from,
+          to: e.to,
+          size: e.outSize ?? e.size,
+          sender: e.sender ?? '',
+          keep: e.keep!,
+          addsFrom: e.outSha256 !== e.sha256,
+        }));
+        return { entries, planned, skipped, warnings, journalPath: `${runDir}/requeue.jsonl` };
+      },
+      move: executeRequeue,
+    },
     io,
-    { command: 'queue requeue', apply, mailDir: mail.root, unfinished, planned, skipped, results, warnings, verb: 'requeue' },
-    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+    { apply: flags.boolean('apply'), json: flags.boolean('json'), verbose: flags.boolean('verbose') },
   );
 }
 

@@ -15,8 +15,9 @@ import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { describeFsError, MailDirectory, UnsafePathError } from './durable.js';
 import { shown } from './names.js';
-import { executeMoves, Journal, RunLock, runStamp, type JournalEntry } from './journal.js';
-import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type RunResults, type Skipped } from './plan.js';
+import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
+import { executeMoves, Journal, runStamp, type JournalEntry } from './journal.js';
+import type { AdminIo, Skipped } from './plan.js';
 import { normaliseSender } from './quarantine.js';
 
 export const RESTORE_HELP = `usage: mailrelay-exporter queue restore --manifest FILE [--sender ADDR] [--size BYTES] [--to-folder FOLDER] [--apply] [--json]
@@ -55,8 +56,6 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
   const manifestArg = requireString(flags, 'manifest');
   const senders = flags.list('sender').map(normaliseSender);
   const sizes = parseSizes(flags.list('size'));
-  const apply = flags.boolean('apply');
-  io.err(SMTP_WARNING);
 
   let manifestReal: string;
   try {
@@ -84,64 +83,52 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
     throw new UsageError(`--to-folder ${toFolderArg}: not an outgoing queue folder (_outgoing or one of its subfolders)`);
   }
 
-  if (apply) {
-    const lock = await RunLock.acquire(mail);
-    io.defer(() => lock.release());
-  }
-  const pending: Journal[] = [];
-  for (const path of await Journal.findUnfinished(mail, RESTORE_NAME)) {
-    if (posix.dirname(path) === runDir) pending.push(await Journal.load(mail, path));
-  }
-  const results: RunResults[] = [];
-  if (apply) for (const j of pending) results.push({ journal: j.path, results: await executeMoves(j, io.step) });
-  const inFlight = new Set(pending.flatMap((j) => j.entries.map((e) => e.from)));
-
-  const manifest = await Journal.load(mail, manifestRel);
-  // Restoring from a half-done quarantine would let its rerun take the restored files again.
-  if (!(await mail.lstat(manifestRel.replace(/\.jsonl$/, '.done')))) {
-    throw new UnsafePathError(`${mail.shownAbs(manifestRel)}: that quarantine run did not finish; finish it first (rerun "queue quarantine --mail-dir ${mail.root} … --apply"), then restore`);
-  }
-  const skipped: Skipped[] = [];
-  const taken = new Set<string>();
-  const entries: JournalEntry[] = [];
-  for (const [line, e] of manifest.entries.entries()) {
-    const sender = e.sender ?? '';
-    if (senders.length && !senders.includes(sender)) continue;
-    if (sizes.length && !sizes.includes(e.size)) continue;
-    if (inFlight.has(e.to)) continue;
-    checkManifestLine(mail, manifestRel, line, e, runDir);
-    const st = await mail.lstat(e.to);
-    if (!st) {
-      skipped.push({ path: e.to, reason: 'not in the quarantine (already restored, or moved by hand)' });
-      continue;
-    }
-    if (!st.isFile()) {
-      skipped.push({ path: e.to, reason: 'not a regular file (a symlink is never followed)' });
-      continue;
-    }
-    if (st.size !== e.size) {
-      skipped.push({ path: e.to, reason: `${st.size} bytes, the manifest says ${e.size}: changed since it was quarantined; left there` });
-      continue;
-    }
-    const folder = toFolder ?? posix.dirname(e.from);
-    const dest = await freeName(mail, folder, stemOf(posix.basename(e.from)), taken);
-    entries.push({ from: e.to, to: dest, size: st.size, sha256: e.sha256, sender });
-  }
-  const planned = plannedFromEntries('restore', entries);
-
-  let journalPath: string | undefined;
-  if (apply && entries.length) {
-    journalPath = await freeJournalName(mail, runDir, io.now());
-    const journal = await Journal.create(mail, journalPath, entries);
-    await io.step();
-    results.push({ journal: journal.path, results: await executeMoves(journal, io.step) });
-  }
-
-  const unfinished = apply ? [] : pending.map((j) => ({ journal: j.path, files: j.entries.length }));
-  return reportRun(
+  return runQueueCommand(
+    {
+      name: 'queue restore',
+      action: 'restore',
+      verb: 'move',
+      queue: mailDirectoryQueue(mail),
+      // Only this manifest's own restore runs.
+      unfinished: () => unfinishedJournals(mail, RESTORE_NAME, (path) => posix.dirname(path) === runDir),
+      async select(inFlight) {
+        const manifest = await Journal.load(mail, manifestRel);
+        // Restoring from a half-done quarantine would let its rerun take the restored files again.
+        if (!(await mail.lstat(manifestRel.replace(/\.jsonl$/, '.done')))) {
+          throw new UnsafePathError(`${mail.shownAbs(manifestRel)}: that quarantine run did not finish; finish it first (rerun "queue quarantine --mail-dir ${mail.root} … --apply"), then restore`);
+        }
+        const skipped: Skipped[] = [];
+        const taken = new Set<string>();
+        const entries: JournalEntry[] = [];
+        for (const [line, e] of manifest.entries.entries()) {
+          const sender = e.sender ?? '';
+          if (senders.length && !senders.includes(sender)) continue;
+          if (sizes.length && !sizes.includes(e.size)) continue;
+          if (inFlight.has(e.to)) continue;
+          checkManifestLine(mail, manifestRel, line, e, runDir);
+          const st = await mail.lstat(e.to);
+          if (!st) {
+            skipped.push({ path: e.to, reason: 'not in the quarantine (already restored, or moved by hand)' });
+            continue;
+          }
+          if (!st.isFile()) {
+            skipped.push({ path: e.to, reason: 'not a regular file (a symlink is never followed)' });
+            continue;
+          }
+          if (st.size !== e.size) {
+            skipped.push({ path: e.to, reason: `${st.size} bytes, the manifest says ${e.size}: changed since it was quarantined; left there` });
+            continue;
+          }
+          const folder = toFolder ?? posix.dirname(e.from);
+          const dest = await freeName(mail, folder, stemOf(posix.basename(e.from)), taken);
+          entries.push({ from: e.to, to: dest, size: st.size, sha256: e.sha256, sender });
+        }
+        return { entries, skipped, journalPath: await freeJournalName(mail, runDir, io.now()) };
+      },
+      move: executeMoves,
+    },
     io,
-    { command: 'queue restore', apply, mailDir: mail.root, unfinished, planned, skipped, results, verb: 'move' },
-    { json: flags.boolean('json'), verbose: flags.boolean('verbose') },
+    { apply: flags.boolean('apply'), json: flags.boolean('json'), verbose: flags.boolean('verbose') },
   );
 }
 
