@@ -101,6 +101,21 @@ function mtailRate(dir: string): number | undefined {
 }
 
 /** A LOGIN session of `account` sending one message, as IceWarp logs it. */
+/**
+ * An IceWarp log directory (one daily file) in which `accounts` accounts
+ * (user0@domaine.com …) each logged in once and sent one message outside:
+ * the per-account series of a big server.
+ */
+export function writeAccountsLog(dir: string, accounts: number): void {
+  mkdirSync(dir, { recursive: true });
+  const parts: string[] = [];
+  for (let i = 0; i < accounts; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    parts.push(session(`user${i}@domaine.com`, ip, (i & 0xffff).toString(16).padStart(4, '0').toUpperCase(), '11:00:00'));
+  }
+  writeFileSync(join(dir, 's20261128.log'), parts.join('\n') + '\n');
+}
+
 function session(account: string, peer: string, thread: string, time: string): string {
   const user = Buffer.from(account).toString('base64');
   return [
@@ -159,13 +174,7 @@ async function tailLatency(dir: string, samples: number): Promise<number[]> {
 /** Starts the built exporter on a log of `accounts` accounts, times /metrics, reads its peak RSS. */
 async function manyAccounts(dir: string, accounts: number): Promise<{ renders: number[]; bytes: number; peakRssMb: number }> {
   const smtp = join(dir, 'accounts');
-  mkdirSync(smtp, { recursive: true });
-  const parts: string[] = [];
-  for (let i = 0; i < accounts; i++) {
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    parts.push(session(`user${i}@domaine.com`, ip, (i & 0xffff).toString(16).padStart(4, '0').toUpperCase(), '11:00:00'));
-  }
-  writeFileSync(join(smtp, 's20261128.log'), parts.join('\n') + '\n');
+  writeAccountsLog(smtp, accounts);
   const configFile = join(dir, 'accounts.yml');
   writeFileSync(
     configFile,

@@ -8,12 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { httpGroup } from './http.js';
 import { logGroup } from './log.js';
 import { replaceSection, type BenchGroup } from './report.js';
 import { spoolGroup } from './spool.js';
 
 /** In the order of their sections in BENCHMARKS.md. */
-const GROUPS: readonly BenchGroup[] = [logGroup, spoolGroup];
+const GROUPS: readonly BenchGroup[] = [logGroup, spoolGroup, httpGroup];
 
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 

@@ -11,7 +11,7 @@ import { relayProbeFeature } from './collectors/relayProbe.js';
 import type { Feature, Running } from './feature.js';
 import { COLLECTORS } from './features.js';
 import { listen, type WebServer } from './http/listener.js';
-import { createHttpApp, type Readiness } from './http/server.js';
+import { createHttpApp, DEFAULT_STALL_TIMEOUT_SECONDS, type Readiness } from './http/server.js';
 import { buildIncident, type Incident } from './incident/incident.js';
 import type { Logger } from './logger.js';
 import { logFeature } from './pipeline/logPipeline.js';
@@ -23,6 +23,10 @@ export interface AppOptions {
   /** TLS and basic auth (exporter-toolkit format); none: plain HTTP, no auth. */
   webConfigFile?: string;
   telemetryPath: string;
+  /** --web.max-requests: scrapes served at once (503 beyond); 0 no limit. */
+  maxRequests?: number;
+  /** --web.stall-timeout: a connection idle this long while a response is pending is cut off; 0 never. */
+  stallTimeoutSeconds?: number;
   logger: Logger;
   version: string;
   /** How the console's runbook commands run this exporter (default `mailrelay-exporter`; the demo's `node …/main.js`). */
@@ -72,9 +76,17 @@ export class App {
       reload: () => this.reload(),
       incident: () => this.incident(),
       notice: this.options.consoleNotice,
+      ...(this.options.maxRequests !== undefined ? { maxRequests: this.options.maxRequests } : {}),
     });
     const { host, port } = parseListenAddress(this.options.listenAddress);
-    this.server = await listen({ handler: app, host, port, webConfigFile: this.options.webConfigFile, logger: this.options.logger });
+    this.server = await listen({
+      handler: app,
+      host,
+      port,
+      webConfigFile: this.options.webConfigFile,
+      logger: this.options.logger,
+      stallTimeoutMs: (this.options.stallTimeoutSeconds ?? DEFAULT_STALL_TIMEOUT_SECONDS) * 1000,
+    });
     const bound = this.server.address;
     this.options.logger.info('listening', { address: `${bound.address}:${bound.port}`, telemetry_path: this.options.telemetryPath });
     return bound;

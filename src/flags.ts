@@ -1,5 +1,6 @@
 // The exporter's flags, kingpin style as in the Go exporters.
-import { DEFAULT_PORT } from './http/server.js';
+import { MAX_TIMER_MS, parseDuration } from './config/duration.js';
+import { DEFAULT_MAX_REQUESTS, DEFAULT_PORT, DEFAULT_STALL_TIMEOUT_SECONDS } from './http/server.js';
 import { LEVELS, type Level } from './logger.js';
 
 export const USAGE = `usage: mailrelay-exporter [<flags>]
@@ -15,6 +16,11 @@ Flags:
   --web.config.file=PATH           TLS and basic auth for every path, in the Prometheus
                                    exporter-toolkit's web config format (default: plain HTTP).
   --web.telemetry-path=PATH        Path under which to expose metrics (default "/metrics").
+  --web.max-requests=N             Maximum number of parallel scrape requests; beyond it the
+                                   telemetry path answers 503. 0 disables (default ${DEFAULT_MAX_REQUESTS}).
+  --web.stall-timeout=DURATION     Cut off a connection on which nothing was read or written
+                                   for this long, such as a scrape whose client stopped
+                                   reading. 0 disables (default "${DEFAULT_STALL_TIMEOUT_SECONDS}s").
   --log.level=LEVEL                One of ${LEVELS.join(', ')} (default "info").
   --version                        Print the version and exit.
   --help                           Print this help and exit.
@@ -26,6 +32,9 @@ export interface Flags {
   'web.listen-address': string;
   'web.config.file'?: string;
   'web.telemetry-path': string;
+  'web.max-requests': number;
+  /** Seconds. */
+  'web.stall-timeout': number;
   'log.level': Level;
 }
 
@@ -35,8 +44,15 @@ export class UsageError extends Error {
 
 /** `--name=value` or `--name value`; booleans `--name` or `--no-name`; kingpin style. */
 export function parseFlags(argv: string[]): Flags | 'help' | 'version' {
-  const flags: Flags = { 'config.check': false, 'web.listen-address': `:${DEFAULT_PORT}`, 'web.telemetry-path': '/metrics', 'log.level': 'info' };
-  const known = new Set(['config.file', 'web.listen-address', 'web.config.file', 'web.telemetry-path', 'log.level']);
+  const flags: Flags = {
+    'config.check': false,
+    'web.listen-address': `:${DEFAULT_PORT}`,
+    'web.telemetry-path': '/metrics',
+    'web.max-requests': DEFAULT_MAX_REQUESTS,
+    'web.stall-timeout': DEFAULT_STALL_TIMEOUT_SECONDS,
+    'log.level': 'info',
+  };
+  const known = new Set(['config.file', 'web.listen-address', 'web.config.file', 'web.telemetry-path', 'web.max-requests', 'web.stall-timeout', 'log.level']);
   const booleans = new Set(['config.check']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -52,7 +68,17 @@ export function parseFlags(argv: string[]): Flags | 'help' | 'version' {
     if (!m || !known.has(m[1]!)) throw new UsageError(`unknown flag or argument: ${arg}`);
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
-    (flags as unknown as Record<string, string>)[m[1]!] = value;
+    if (m[1] === 'web.max-requests') {
+      if (!/^\d+$/.test(value)) throw new UsageError(`--web.max-requests must be a whole number (0: no limit), got "${value}"`);
+      flags['web.max-requests'] = Number(value);
+    } else if (m[1] === 'web.stall-timeout') {
+      const seconds = parseDuration(value);
+      // Node's socket timeouts cannot wait longer than its timers (24.8 days).
+      if (seconds === undefined || seconds * 1000 > MAX_TIMER_MS) throw new UsageError(`--web.stall-timeout must be a duration such as 30s, at most 24d (0: never), got "${value}"`);
+      flags['web.stall-timeout'] = seconds;
+    } else {
+      (flags as unknown as Record<string, string>)[m[1]!] = value;
+    }
   }
   if (!LEVELS.includes(flags['log.level'])) throw new UsageError(`--log.level must be one of ${LEVELS.join(', ')}`);
   if (!flags['web.telemetry-path'].startsWith('/')) throw new UsageError('--web.telemetry-path must start with /');

@@ -34,6 +34,8 @@ async function runExporter(argv: string[]): Promise<number> {
     webConfigFile: flags['web.config.file'],
     listenAddress: flags['web.listen-address'],
     telemetryPath: flags['web.telemetry-path'],
+    maxRequests: flags['web.max-requests'],
+    stallTimeoutSeconds: flags['web.stall-timeout'],
     logger,
     version: VERSION,
   });

@@ -1,7 +1,7 @@
 // The listener with real TLS (certificates from openssl), real bcrypt hashes
 // and real HTTP clients on 127.0.0.1.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ServerResponse } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -229,5 +229,36 @@ describe('listen at start', () => {
     });
     expect(socket.getPeerCertificate().subject.CN).toBe('server');
     socket.destroy();
+  });
+});
+
+describe('listen: stalled clients', () => {
+  it('cuts off a TLS client that stops reading a large response after the stall timeout', async () => {
+    writeFileSync(join(dir, 'web.yml'), tlsConfig());
+    const chunk = Buffer.alloc(1 << 16, 'x');
+    let responseClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (responseClosed = resolve));
+    // 64 MiB, written as a well-behaved handler does (waiting for 'drain'): far more than the socket buffers hold.
+    const bigHandler = (_req: unknown, res: ServerResponse): void => {
+      let left = 1024;
+      res.once('close', () => responseClosed());
+      const pump = (): void => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    };
+    server = await listen({ handler: bigHandler, host: '127.0.0.1', port: 0, webConfigFile: join(dir, 'web.yml'), logger, stallTimeoutMs: 500 });
+    const client = tlsConnect({ host: '127.0.0.1', port: server.address.port, ca: readFileSync(certs.caFile), servername: 'localhost' });
+    client.on('error', () => undefined);
+    await new Promise<void>((resolve) => client.once('secureConnect', () => resolve()));
+    client.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    client.pause();
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the stalled response was not cut off within 10 s')), 10_000))]);
+    expect(logLines.some((l) => l.includes('cutting off a stalled connection'))).toBe(true);
+    client.destroy();
   });
 });

@@ -21,6 +21,12 @@ export interface ListenOptions {
   port: number;
   webConfigFile?: string;
   logger: Logger;
+  /**
+   * A connection on which nothing could be written or read for this long is
+   * cut off: a client that stops reading its /metrics response would
+   * otherwise hold the response (and a scrape slot) forever. 0: never.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface WebServer {
@@ -65,6 +71,12 @@ export async function listen(opts: ListenOptions): Promise<WebServer> {
   };
 
   const http = createHttpServer(guarded);
+  // Node's socket timeout is inactivity: it fires while a paused client leaves the response unwritten.
+  http.timeout = opts.stallTimeoutMs ?? 0;
+  http.on('timeout', (socket: Socket) => {
+    log.debug('cutting off a stalled connection: nothing read or written for the stall timeout', { remote: socket.remoteAddress, timeout_ms: http.timeout });
+    socket.destroy();
+  });
   let server: Server | NetServer = http;
   const rawSockets = new Set<Socket>();
   if (startedWithTls) {

@@ -1,12 +1,17 @@
 // The HTTP face of the exporter, as the Prometheus exporters have it:
 // /metrics, /-/healthy, /-/ready and POST /-/reload; and the incident console
 // at / with its JSON form at /api/v1/incident.
+import type { ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { ExporterRegistry } from '../collectors/registry.js';
 import type { Incident } from '../incident/incident.js';
 import { CONSOLE_CSP, renderConsole } from './console.js';
 
 export const DEFAULT_PORT = 10025;
+/** Scrapes served at once by default, as node_exporter's --web.max-requests. */
+export const DEFAULT_MAX_REQUESTS = 40;
+/** A response whose client has read nothing for this long is cut off (Prometheus's own scrape timeout defaults to 10s). */
+export const DEFAULT_STALL_TIMEOUT_SECONDS = 30;
 
 /** The incident console's data for scripts: the same as the page. */
 export const INCIDENT_API_PATH = '/api/v1/incident';
@@ -27,6 +32,8 @@ export interface HttpOptions {
   incident(): Promise<Incident>;
   /** A line at the top of the console (the demo's). */
   notice?: string;
+  /** Scrapes of the telemetry path served at once; beyond, 503 (node_exporter's --web.max-requests). 0: no limit. */
+  maxRequests?: number;
 }
 
 export function createHttpApp(opts: HttpOptions): Express {
@@ -34,13 +41,24 @@ export function createHttpApp(opts: HttpOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // A scrape is in flight from its start until its response is finished or cut off
+  // (a client that stops reading is cut off by the listener's stall timeout).
+  let inFlight = 0;
+  const maxRequests = opts.maxRequests ?? DEFAULT_MAX_REQUESTS;
   app.get(opts.telemetryPath, async (_req, res) => {
+    if (maxRequests > 0 && inFlight >= maxRequests) {
+      res.status(503).type('text/plain').send(`Limit of concurrent requests reached (${maxRequests}), try again later.\n`);
+      return;
+    }
+    inFlight++;
+    res.once('close', () => inFlight--);
     res.set('Content-Type', opts.registry.contentType);
     try {
-      await opts.registry.writeMetrics((chunk) => res.write(chunk));
+      await opts.registry.writeMetrics((chunk) => res.write(chunk), () => drained(res));
       res.end();
     } catch (err) {
       // Once the body has begun, a status can no longer be sent: cut the response so the scrape fails visibly.
+      if (err instanceof ClientGoneError) return;
       if (res.headersSent) res.destroy(err as Error);
       else res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
     }
@@ -77,4 +95,24 @@ export function createHttpApp(opts: HttpOptions): Express {
   });
 
   return app;
+}
+
+class ClientGoneError extends Error {}
+
+/** Resolves when the response can take more data; rejects when its connection is gone (closed, cut off). */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed || res.writableEnded) return Promise.reject(new ClientGoneError('the client is gone'));
+  if (!res.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      reject(new ClientGoneError('the client is gone'));
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
 }
