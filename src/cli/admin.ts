@@ -19,6 +19,8 @@ Clean up IceWarp's mail queues after a spam run, without losing a message.
 Every command prints its plan and changes nothing unless --apply is given;
 nothing is ever deleted (messages are moved to DIR/_quarantine/<UTC time>/);
 a run that was killed is finished by the next run with --apply.
+With --postfix, report, quarantine and restore work on Postfix's queue
+(postqueue -j, postsuper -h / -H: held, never deleted).
 
 Commands:
   queue report       counts, bytes and age per folder, top senders, same-size groups

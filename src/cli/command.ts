@@ -4,7 +4,7 @@
 // supplies only its selection and its move; the queue it works on supplies
 // where its runs are journaled.
 import type { MailDirectory } from './durable.js';
-import { Journal, RunLock, type EntryResult, type JournalEntry } from './journal.js';
+import { Journal, RunLock, runStamp, type EntryResult, type JournalEntry } from './journal.js';
 import { plannedFromEntries, reportRun, SMTP_WARNING, type AdminIo, type PlannedMove, type RunResults, type Skipped } from './plan.js';
 
 /** An MTA's queue as the commands see it. */
@@ -40,6 +40,8 @@ export interface QueueCommand {
   action: PlannedMove['action'];
   /** The dry-run hint's verb: "move", "requeue", "hold". */
   verb: string;
+  /** What an entry is, in the text: "files" (default) or "messages". */
+  unit?: string;
   queue: CommandQueue;
   /** Journals of this command's runs that have no `.done` yet, oldest first: a rerun finishes them before planning anything new. */
   unfinished(journals: MailDirectory | undefined): Promise<Journal[]>;
@@ -89,6 +91,7 @@ export async function runQueueCommand(cmd: QueueCommand, io: AdminIo, opts: { ap
       results,
       ...(selection.warnings ? { warnings: selection.warnings } : {}),
       verb: cmd.verb,
+      ...(cmd.unit ? { unit: cmd.unit } : {}),
     },
     opts,
   );
@@ -107,4 +110,13 @@ export async function unfinishedJournals(journals: MailDirectory | undefined, na
   const out: Journal[] = [];
   for (const path of await Journal.findUnfinished(journals, name)) if (keep(path)) out.push(await Journal.load(journals, path));
   return out;
+}
+
+/** `<runDir>/restore-<UTC time>[-N].jsonl`, a name no restore of that run has taken (a restore's journal sits beside the manifest it restores from). */
+export async function freeRestoreJournal(journals: MailDirectory, runDir: string, now: Date): Promise<string> {
+  const stamp = runStamp(now);
+  for (let n = 1; ; n++) {
+    const path = `${runDir}/restore-${n === 1 ? stamp : `${stamp}-${n}`}.jsonl`;
+    if (!(await journals.lstat(path)) && !(await journals.lstat(`${path}.partial`))) return path;
+  }
 }

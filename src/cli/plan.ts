@@ -59,8 +59,8 @@ export function senderLabel(sender: string | undefined): string {
   return sender === '' ? '<>' : sender;
 }
 
-export function printPlanText(io: AdminIo, unfinished: UnfinishedRun[], moves: PlannedMove[], skipped: Skipped[], verbose: boolean): void {
-  for (const u of unfinished) io.out(`unfinished run ${shown(u.journal)}: ${u.files} files, finished first\n`);
+export function printPlanText(io: AdminIo, unfinished: UnfinishedRun[], moves: PlannedMove[], skipped: Skipped[], verbose: boolean, unit = 'files'): void {
+  for (const u of unfinished) io.out(`unfinished run ${shown(u.journal)}: ${u.files} ${unit}, finished first\n`);
   const listed = verbose ? moves : moves.slice(0, PLAN_LINES_SHOWN);
   for (const m of listed) {
     const extra = [formatBytes(m.size), senderLabel(m.sender), m.addsFrom ? 'adds From:' : '', m.keep ? `source kept in ${shown(m.keep)}` : '']
@@ -83,9 +83,9 @@ export function planTotals(moves: PlannedMove[]): Record<string, { files: number
   return totals;
 }
 
-export function printTotalsText(io: AdminIo, moves: PlannedMove[], unfinished: UnfinishedRun[], skipped: Skipped[]): void {
+export function printTotalsText(io: AdminIo, moves: PlannedMove[], unfinished: UnfinishedRun[], skipped: Skipped[], unit = 'files'): void {
   const totals = planTotals(moves);
-  const parts = Object.entries(totals).map(([action, t]) => `${action}: ${t.files} files, ${formatBytes(t.bytes)}`);
+  const parts = Object.entries(totals).map(([action, t]) => `${action}: ${t.files} ${unit}, ${formatBytes(t.bytes)}`);
   if (parts.length === 0 && unfinished.length === 0) parts.push('nothing to do');
   if (unfinished.length) parts.push(`unfinished runs to finish: ${unfinished.length}`);
   if (skipped.length) parts.push(`skipped: ${skipped.length}`);
@@ -128,6 +128,8 @@ export interface RunReport {
   warnings?: string[];
   /** The verb of the dry-run hint: "move" or "requeue". */
   verb: string;
+  /** What the plan moves, in the text: "files" (default) or "messages" (Postfix's queue IDs). */
+  unit?: string;
 }
 
 /** Prints a command's plan (dry run) or outcome, as JSON or text; returns the exit code: 1 when a move met a conflict. */
@@ -150,11 +152,11 @@ export function reportRun(io: AdminIo, r: RunReport, opts: { json: boolean; verb
     // After --apply the unfinished runs were finished first: their outcomes are among the results.
     const unfinished = r.apply ? [] : r.unfinished;
     const skipped = r.skipped ?? [];
-    printPlanText(io, unfinished, r.planned, skipped, opts.verbose);
-    printTotalsText(io, r.planned, unfinished, skipped);
+    printPlanText(io, unfinished, r.planned, skipped, opts.verbose, r.unit);
+    printTotalsText(io, r.planned, unfinished, skipped, r.unit);
     for (const x of r.results) printOutcomeText(io, x.journal, x.results);
     for (const w of r.warnings ?? []) io.err(`warning: ${w}\n`);
-    if (!r.apply && (r.planned.length || r.unfinished.length)) io.out(`dry run: nothing was moved; add --apply to ${r.verb} these files\n`);
+    if (!r.apply && (r.planned.length || r.unfinished.length)) io.out(`dry run: nothing was moved; add --apply to ${r.verb} these ${r.unit ?? 'files'}\n`);
   }
   return r.results.some((x) => x.results.some((e) => e.outcome === 'conflict')) ? 1 : 0;
 }

@@ -8,12 +8,14 @@ import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './comma
 import { MailDirectory, sha256File } from './durable.js';
 import { executeMoves, Journal, type JournalEntry } from './journal.js';
 import type { AdminIo } from './plan.js';
+import { POSTFIX_FLAGS, POSTFIX_HELP, runPostfixQuarantine, wantsPostfix } from './postfix.js';
 import { listOutgoing, outgoingFolders, type OutgoingMessage } from './scan.js';
 
 export const MANIFEST = 'manifest.jsonl';
 const MANIFEST_NAME = /^manifest\.jsonl$/;
 
 export const QUARANTINE_HELP = `usage: mailrelay-exporter queue quarantine --mail-dir DIR [selectors] [--apply] [--json] [--verbose]
+       mailrelay-exporter queue quarantine --postfix [--config-directory DIR] [selectors] [--apply] [--json] [--verbose]
 
 Moves the matching outgoing messages (.tmp files in _outgoing and its
 subfolders) to DIR/_quarantine/<UTC time>/, keeping their relative paths,
@@ -24,13 +26,15 @@ Selectors (AND between kinds, OR within a repeated kind; at least one, or --all)
   --sender ADDR     original sender, case-insensitive (repeatable; "<>" for the null sender)
   --size BYTES      exact size in bytes (repeatable)
   --folder FOLDER   an outgoing folder, e.g. _outgoing/retry (repeatable)
+  --queue QUEUE     with --postfix: incoming, active or deferred (repeatable)
   --all             every outgoing message
 
   --apply           move the files (stop the SMTP service first)
   --json            print the plan and the outcome as JSON
   --verbose         list every file of the plan
 A run that was killed is finished by the next run with --apply.
-`;
+
+${POSTFIX_HELP}`;
 
 export interface MessageSelector {
   senders: string[];
@@ -58,23 +62,28 @@ export async function runQuarantine(argv: string[], io: AdminIo): Promise<number
     sender: 'list',
     size: 'list',
     folder: 'list',
+    queue: 'list',
     all: 'boolean',
     apply: 'boolean',
     json: 'boolean',
     verbose: 'boolean',
+    ...POSTFIX_FLAGS,
   });
   if (flags.boolean('help')) {
     io.out(QUARANTINE_HELP);
     return 0;
   }
-  const mailDirArg = requireString(flags, 'mail-dir');
+  const postfix = wantsPostfix(flags, ['mail-dir', 'folder']);
   const senders = flags.list('sender').map(normaliseSender);
   const sizes = parseSizes(flags.list('size'));
   const all = flags.boolean('all');
-  if (!all && senders.length === 0 && sizes.length === 0 && flags.list('folder').length === 0) {
-    throw new UsageError('give a selector (--sender, --size, --folder), or --all to quarantine the whole outgoing queue');
+  const places = postfix ? flags.list('queue') : flags.list('folder');
+  if (!all && senders.length === 0 && sizes.length === 0 && places.length === 0) {
+    throw new UsageError(`give a selector (--sender, --size, ${postfix ? '--queue' : '--folder'}), or --all to quarantine the whole outgoing queue`);
   }
-  if (all && (senders.length || sizes.length || flags.list('folder').length)) throw new UsageError('--all cannot be combined with selectors');
+  if (all && (senders.length || sizes.length || places.length)) throw new UsageError('--all cannot be combined with selectors');
+  if (postfix) return runPostfixQuarantine(flags, io, { senders, sizes });
+  const mailDirArg = requireString(flags, 'mail-dir');
   const mail = await MailDirectory.open(mailDirArg);
   const folders = flags.list('folder').map((f) => {
     const rel = mail.folderArg(f);

@@ -5,11 +5,13 @@ import { MailDirectory } from './durable.js';
 import { Journal } from './journal.js';
 import { shown } from './names.js';
 import { formatBytes, senderLabel, type AdminIo } from './plan.js';
+import { POSTFIX_FLAGS, runPostfixReport, wantsPostfix } from './postfix.js';
 import { reportQueues } from './scan.js';
 
 export const DEFAULT_TOP = 20;
 
 export const REPORT_HELP = `usage: mailrelay-exporter queue report --mail-dir DIR [--top N] [--json]
+       mailrelay-exporter queue report --postfix [--config-directory DIR] [--postqueue PATH] [--top N] [--json]
 
 Per queue folder: messages, bytes and the oldest message; the top original
 senders of the outgoing queue; the largest groups of messages of one exact
@@ -19,16 +21,18 @@ spool metrics (mailrelay_spool_*). Reads only; never changes anything.
   --mail-dir DIR   the IceWarp mail directory (e.g. /opt/icewarp/mail)
   --top N          senders and same-size groups to list (default ${DEFAULT_TOP})
   --json           print JSON
+  --postfix        Postfix's queue, from postqueue -j (folders are Postfix's queues; hold is the quarantine)
 `;
 
 export async function runReport(argv: string[], io: AdminIo): Promise<number> {
-  const flags = parseCommandFlags(argv, { 'mail-dir': 'string', top: 'string', json: 'boolean' });
+  const flags = parseCommandFlags(argv, { 'mail-dir': 'string', top: 'string', json: 'boolean', ...POSTFIX_FLAGS });
   if (flags.boolean('help')) {
     io.out(REPORT_HELP);
     return 0;
   }
   const topArg = flags.string('top') ?? String(DEFAULT_TOP);
   if (!/^\d+$/.test(topArg) || Number(topArg) < 1) throw new UsageError(`--top ${topArg}: must be a positive whole number`);
+  if (wantsPostfix(flags, ['mail-dir'])) return runPostfixReport(flags, io, Number(topArg));
   const mail = await MailDirectory.open(requireString(flags, 'mail-dir'));
   const report = await reportQueues(mail, Number(topArg), io.now());
   const unfinished = (await Journal.findUnfinished(mail, /\.jsonl$/)).map(shown);

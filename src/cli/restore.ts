@@ -15,12 +15,14 @@ import { queueOfFolder, QUARANTINE, stemOf } from '../spool/layout.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { describeFsError, MailDirectory, UnsafePathError } from './durable.js';
 import { shown } from './names.js';
-import { mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
-import { executeMoves, Journal, runStamp, type JournalEntry } from './journal.js';
+import { freeRestoreJournal, mailDirectoryQueue, runQueueCommand, unfinishedJournals } from './command.js';
+import { executeMoves, Journal, type JournalEntry } from './journal.js';
 import type { AdminIo, Skipped } from './plan.js';
+import { POSTFIX_FLAGS, runPostfixRestore, wantsPostfix } from './postfix.js';
 import { normaliseSender } from './quarantine.js';
 
 export const RESTORE_HELP = `usage: mailrelay-exporter queue restore --manifest FILE [--sender ADDR] [--size BYTES] [--to-folder FOLDER] [--apply] [--json]
+       mailrelay-exporter queue restore --postfix [--config-directory DIR] --manifest FILE [--sender ADDR] [--size BYTES] [--apply] [--json]
 
 Puts messages quarantined by "queue quarantine" back: to the folder each
 came from, or into --to-folder (e.g. _outgoing/priority_2), with the
@@ -34,6 +36,10 @@ ever overwritten. Without --apply, prints the plan and changes nothing.
   --to-folder FOLDER  an outgoing folder, relative to the mail directory
   --apply             move the files (stop the SMTP service first)
   --json, --verbose
+
+With --postfix, releases the messages a Postfix quarantine held (postsuper -H:
+back to the deferred queue, delivered at the next retry or postqueue -f);
+--config-directory, --postqueue and --state-dir as for queue quarantine.
 `;
 
 const RESTORE_NAME = /^restore-.*\.jsonl$/;
@@ -48,14 +54,17 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
     apply: 'boolean',
     json: 'boolean',
     verbose: 'boolean',
+    ...POSTFIX_FLAGS,
   });
   if (flags.boolean('help')) {
     io.out(RESTORE_HELP);
     return 0;
   }
+  const postfix = wantsPostfix(flags, ['mail-dir', 'to-folder']);
   const manifestArg = requireString(flags, 'manifest');
   const senders = flags.list('sender').map(normaliseSender);
   const sizes = parseSizes(flags.list('size'));
+  if (postfix) return runPostfixRestore(flags, io, manifestArg, { senders, sizes });
 
   let manifestReal: string;
   try {
@@ -123,7 +132,7 @@ export async function runRestore(argv: string[], io: AdminIo): Promise<number> {
           const dest = await freeName(mail, folder, stemOf(posix.basename(e.from)), taken);
           entries.push({ from: e.to, to: dest, size: st.size, sha256: e.sha256, sender });
         }
-        return { entries, skipped, journalPath: await freeJournalName(mail, runDir, io.now()) };
+        return { entries, skipped, journalPath: await freeRestoreJournal(mail, runDir, io.now()) };
       },
       move: executeMoves,
     },
@@ -156,13 +165,5 @@ export async function freeName(mail: MailDirectory, folder: string, stem: string
     if (await mail.lstat(candidate)) continue;
     taken.add(candidate);
     return candidate;
-  }
-}
-
-async function freeJournalName(mail: MailDirectory, runDir: string, now: Date): Promise<string> {
-  const stamp = runStamp(now);
-  for (let n = 1; ; n++) {
-    const path = `${runDir}/restore-${n === 1 ? stamp : `${stamp}-${n}`}.jsonl`;
-    if (!(await mail.lstat(path)) && !(await mail.lstat(`${path}.partial`))) return path;
   }
 }
