@@ -237,7 +237,7 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
     expect(pod.serviceAccountName).toBe(sa[0]!.metadata.name);
   });
 
-  it('mounts the IceWarp folders read-only where the config points, and the positions folder writable', () => {
+  it("mounts the MTA's folders read-only where the config points, and the positions folder writable", () => {
     const config = loadConfig(exporterConfigText(objs));
     const pod = workload(objs).spec.template.spec;
     const c = pod.containers[0];
@@ -248,10 +248,14 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
     };
     expect(c.args).toContain('--config.file=/etc/mailrelay-exporter/config.yml');
     expect(mount('/etc/mailrelay-exporter').volume.configMap.name).toBe(byKind(objs, 'ConfigMap')[0]!.metadata.name);
-    for (const [dir, source] of [
-      [config.icewarp?.log_directory!, values.icewarp?.logs],
-      [config.icewarp?.mail_directory!, values.icewarp?.mail],
-    ] as const) {
+    // IceWarp's log and mail folders, or the folder of Postfix's mail log (its rotations sit beside it).
+    const folders: [string, any, RegExp][] = config.postfix
+      ? [[posix.dirname(config.postfix.log_file!), values.postfix?.logs, /^\/var\/log$/]]
+      : [
+          [config.icewarp?.log_directory!, values.icewarp?.logs, /^\/opt\/icewarp\//],
+          [config.icewarp?.mail_directory!, values.icewarp?.mail, /^\/opt\/icewarp\//],
+        ];
+    for (const [dir, source, hostPath] of folders) {
       const { mount: m, volume } = mount(dir);
       expect(m.readOnly).toBe(true);
       if (source?.existingClaim) {
@@ -259,7 +263,7 @@ describe.each(CASES.map((f) => [label(f), f] as const))('chart with %s', (_name,
         expect(m.subPath).toBe(source.subPath);
       } else {
         expect(volume.hostPath.type).toBe('Directory');
-        expect(volume.hostPath.path).toMatch(/^\/opt\/icewarp\//);
+        expect(volume.hostPath.path).toMatch(hostPath);
       }
     }
     const { mount: pm, volume: pv } = mount(posix.dirname(config.positions_file));
@@ -317,6 +321,8 @@ describe('chart values', () => {
 
   it('rejects, at lint time, config keys and values the exporter would reject', () => {
     expect(() => helm(['lint', CHART, '--set', 'config.icewarp.log_dir=/x'])).toThrow(/additional properties 'log_dir' not allowed/);
+    expect(() => helm(['lint', CHART, '--set', 'config.postfix.log_file=/var/log/*/mail.log'])).toThrow(/log_file/);
+    expect(() => helm(['template', CHART, '--set', 'config.postfix.log_file=/var/log/mail.log'])).toThrow(/set one MTA section, icewarp or postfix/);
     expect(() => helm(['lint', CHART, '--set', 'config.detection.window=1x'])).toThrow(/window/);
     expect(() => helm(['lint', CHART, '--set', 'config.start_at=middle'])).toThrow(/start_at/);
     expect(() => helm(['lint', CHART, '--set', 'kind=StatefulSet'])).toThrow(/kind/);

@@ -79,6 +79,7 @@ Fails on relative paths: a mount point must be absolute.
 {{/* The exporter's container, shared by the Deployment, the DaemonSet and the sidecar snippet in NOTES. */}}
 {{- define "mailrelay-exporter.container" -}}
 {{- $icewarp := .Values.config.icewarp | default dict -}}
+{{- $postfix := .Values.config.postfix | default dict -}}
 {{- $sidecar := eq .Values.kind "Sidecar" -}}
 name: exporter
 image: {{ include "mailrelay-exporter.image" . }}
@@ -141,6 +142,16 @@ volumeMounts:
     {{- end }}
     readOnly: true
   {{- end }}
+  {{- with $postfix.log_file }}
+  {{- include "mailrelay-exporter.checkPath" (dict "key" "postfix.log_file" "path" .) }}
+  {{- /* The folder of the mail log: its rotations (mail.log.1 …) are read too. */}}
+  - name: {{ ternary $.Values.postfix.logs.volume "postfix-logs" $sidecar }}
+    mountPath: {{ dir . }}
+    {{- with $.Values.postfix.logs.subPath }}
+    subPath: {{ . }}
+    {{- end }}
+    readOnly: true
+  {{- end }}
   {{- with .Values.config.positions_file }}
   {{- include "mailrelay-exporter.checkPath" (dict "key" "positions_file" "path" .) }}
   - name: exporter-positions
@@ -151,7 +162,7 @@ volumeMounts:
   {{- end }}
 {{- end }}
 
-{{/* A read-only IceWarp folder: an existing PVC, else a hostPath. */}}
+{{/* A read-only folder of the MTA's (IceWarp's logs or mail, Postfix's log): an existing PVC, else a hostPath. */}}
 {{- define "mailrelay-exporter.icewarpVolume" -}}
 - name: {{ .name }}
   {{- if .source.existingClaim }}
@@ -163,7 +174,8 @@ volumeMounts:
     path: {{ .source.hostPath }}
     type: Directory
   {{- else }}
-  {{- fail (printf "icewarp.%s: set existingClaim or hostPath (or drop config.icewarp.%s)" .key .configKey) }}
+  {{- $mta := .mta | default "icewarp" }}
+  {{- fail (printf "%s.%s: set existingClaim or hostPath (or drop config.%s.%s)" $mta .key $mta .configKey) }}
   {{- end }}
 {{- end }}
 
@@ -178,6 +190,9 @@ volumeMounts:
 {{- end }}
 {{- if $icewarp.mail_directory }}
 {{ include "mailrelay-exporter.icewarpVolume" (dict "name" "icewarp-mail" "key" "mail" "configKey" "mail_directory" "source" .Values.icewarp.mail) }}
+{{- end }}
+{{- if (.Values.config.postfix | default dict).log_file }}
+{{ include "mailrelay-exporter.icewarpVolume" (dict "name" "postfix-logs" "mta" "postfix" "key" "logs" "configKey" "log_file" "source" .Values.postfix.logs) }}
 {{- end }}
 {{- if .Values.config.positions_file }}
 - name: exporter-positions
@@ -246,6 +261,12 @@ spec:
 
 {{/* Checks across values that the schema cannot express. */}}
 {{- define "mailrelay-exporter.validate" -}}
+{{- if and .Values.config.icewarp .Values.config.postfix }}
+{{- fail "config: set one MTA section, icewarp or postfix (for Postfix, set config.icewarp to null)" }}
+{{- end }}
+{{- if and (eq .Values.kind "Sidecar") (.Values.config.postfix | default dict).log_file (not .Values.postfix.logs.volume) }}
+{{- fail "kind Sidecar: set postfix.logs.volume to the Postfix pod's volume that holds the mail log folder (or drop config.postfix.log_file)" }}
+{{- end }}
 {{- if eq .Values.kind "Sidecar" }}
 {{- if not .Values.sidecar.selectorLabels }}
 {{- fail "kind Sidecar: set sidecar.selectorLabels to the IceWarp pods' labels, for the Service" }}
