@@ -37,7 +37,7 @@ export interface LogBenchResult {
 const T0 = Date.UTC(2026, 10, 27, 0, 0, 0);
 
 /** Writes at least `minLines` lines of a realistic attack day (several days if needed), in daily files. */
-function writeBenchLogs(dir: string, minLines: number): { lines: number; bytes: number } {
+export function writeBenchLogs(dir: string, minLines: number): { lines: number; bytes: number } {
   mkdirSync(dir, { recursive: true });
   let lines = 0;
   let bytes = 0;
@@ -74,7 +74,7 @@ function writeBenchLogs(dir: string, minLines: number): { lines: number; bytes: 
   return { lines, bytes };
 }
 
-async function catchUp(dir: string): Promise<{ seconds: number; lines: number }> {
+export async function catchUp(dir: string): Promise<{ seconds: number; lines: number }> {
   const config = loadConfig(`icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'pos.json')}\n`);
   rmSync(join(dir, 'pos.json'), { force: true });
   const started = performance.now();

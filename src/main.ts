@@ -57,14 +57,27 @@ async function main(argv: string[]): Promise<number> {
     const { runAdminCommand } = await import('./cli/admin.js');
     return runAdminCommand(argv);
   }
+  if (command === 'logs') {
+    const [{ runLogsCommand }, { processIo }] = await Promise.all([import('./cli/logs.js'), import('./cli/admin.js')]);
+    return runLogsCommand(argv.slice(1), processIo());
+  }
   return runExporter(argv);
 }
 
+/**
+ * Exits once stdout and stderr have handed everything to the OS. Into a full
+ * pipe (`logs report --json | jq`), Node queues the rest of a write, and
+ * process.exit() would drop it: the reader got the first 64 KiB.
+ */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`mailrelay-exporter: error: ${err.message}\n\n${USAGE}`);
     else process.stderr.write(`mailrelay-exporter: error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(err instanceof UsageError ? 2 : 1);
+    exitAfterOutput(err instanceof UsageError ? 2 : 1);
   },
 );

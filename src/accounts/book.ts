@@ -144,6 +144,11 @@ export class AccountBook {
     if (this.overflowEvents > 0) yield [OVERFLOW, this.overflow];
   }
 
+  /** An account's own stats; undefined when it has none (never logged in, or counted under __overflow__). */
+  stats(account: string): AccountStats | undefined {
+    return this.accounts.get(account);
+  }
+
   /** Failed-only usernames and their failures. */
   failedEntries(): IterableIterator<[string, number]> {
     return this.failedOnly.entries();

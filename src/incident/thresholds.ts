@@ -38,58 +38,72 @@ export interface SignCheck {
 const n = (v: number | string): number => Number(v);
 const runbook = (alert: string): string => `${DEFAULT_RUNBOOK_BASE_URL}/${alert}.md`;
 
+/** One sign: how to read it from an account's windows, and when it is above. */
+export interface SignRule extends Omit<SignCheck, 'value' | 'above' | 'what'> {
+  what(w: AccountWindows): string;
+  value(w: AccountWindows): number;
+  above(w: AccountWindows): boolean;
+}
+
+const t = DEFAULT_THRESHOLDS;
+
+/** The signs, most serious first; built once, so judging an account every minute (`logs report`) allocates nothing. */
+export const SIGN_RULES: readonly SignRule[] = [
+  {
+    sign: 'hourly',
+    what: () => 'external recipients in the last hour',
+    value: (w) => w.externalRecipients1h,
+    limit: `> ${n(t.accountExternalRecipientsPerHour)}`,
+    above: (w) => w.externalRecipients1h > n(t.accountExternalRecipientsPerHour),
+    alert: 'MailrelayAccountExternalRecipientsHigh',
+    severity: 'critical',
+    runbook: runbook('MailrelayAccountExternalRecipientsHigh'),
+  },
+  {
+    sign: 'daily',
+    what: () => 'external recipients in the last 24 hours',
+    value: (w) => w.externalRecipients24h,
+    limit: `> ${n(t.accountExternalRecipientsPerDay)}`,
+    above: (w) => w.externalRecipients24h > n(t.accountExternalRecipientsPerDay),
+    alert: 'MailrelayAccountExternalRecipientsDailyHigh',
+    severity: 'warning',
+    runbook: runbook('MailrelayAccountExternalRecipientsDailyHigh'),
+  },
+  {
+    sign: 'client_ips',
+    what: () => 'client IPs that logged in within the detection window',
+    value: (w) => w.clientIps,
+    limit: `> ${n(t.accountClientIps)}`,
+    above: (w) => w.clientIps > n(t.accountClientIps),
+    alert: 'MailrelayAccountManyClientIPs',
+    severity: 'warning',
+    runbook: runbook('MailrelayAccountManyClientIPs'),
+  },
+  {
+    sign: 'foreign_sender',
+    what: (w) => `messages with a MAIL FROM other than the account in the last hour (of ${w.messages1h})`,
+    value: (w) => w.foreignSenderMessages1h,
+    limit: `> ${n(t.foreignSenderMessages)} and > ${n(t.foreignSenderRatio) * 100}% of its messages`,
+    above: (w) => w.foreignSenderMessages1h > n(t.foreignSenderMessages) && w.foreignSenderMessages1h > n(t.foreignSenderRatio) * w.messages1h,
+    alert: 'MailrelayAccountForeignSender',
+    severity: 'warning',
+    runbook: runbook('MailrelayAccountForeignSender'),
+  },
+  {
+    sign: 'recipient_domains',
+    what: () => 'external recipient domains within the detection window',
+    value: (w) => w.recipientDomains,
+    limit: `> ${n(t.accountRecipientDomains)}`,
+    above: (w) => w.recipientDomains > n(t.accountRecipientDomains),
+    alert: 'MailrelayAccountManyRecipientDomains',
+    severity: 'warning',
+    runbook: runbook('MailrelayAccountManyRecipientDomains'),
+  },
+];
+
 /** Every sign of one account, above its threshold or not, most serious first. */
 export function accountSigns(w: AccountWindows): SignCheck[] {
-  const t = DEFAULT_THRESHOLDS;
-  const sign = (s: Omit<SignCheck, 'runbook'>): SignCheck => ({ ...s, runbook: runbook(s.alert) });
-  const foreignLimit = Math.max(n(t.foreignSenderMessages), n(t.foreignSenderRatio) * w.messages1h);
-  return [
-    sign({
-      sign: 'hourly',
-      what: 'external recipients in the last hour',
-      value: w.externalRecipients1h,
-      limit: `> ${n(t.accountExternalRecipientsPerHour)}`,
-      above: w.externalRecipients1h > n(t.accountExternalRecipientsPerHour),
-      alert: 'MailrelayAccountExternalRecipientsHigh',
-      severity: 'critical',
-    }),
-    sign({
-      sign: 'daily',
-      what: 'external recipients in the last 24 hours',
-      value: w.externalRecipients24h,
-      limit: `> ${n(t.accountExternalRecipientsPerDay)}`,
-      above: w.externalRecipients24h > n(t.accountExternalRecipientsPerDay),
-      alert: 'MailrelayAccountExternalRecipientsDailyHigh',
-      severity: 'warning',
-    }),
-    sign({
-      sign: 'client_ips',
-      what: 'client IPs that logged in within the detection window',
-      value: w.clientIps,
-      limit: `> ${n(t.accountClientIps)}`,
-      above: w.clientIps > n(t.accountClientIps),
-      alert: 'MailrelayAccountManyClientIPs',
-      severity: 'warning',
-    }),
-    sign({
-      sign: 'foreign_sender',
-      what: `messages with a MAIL FROM other than the account in the last hour (of ${w.messages1h})`,
-      value: w.foreignSenderMessages1h,
-      limit: `> ${n(t.foreignSenderMessages)} and > ${n(t.foreignSenderRatio) * 100}% of its messages`,
-      above: w.foreignSenderMessages1h > foreignLimit,
-      alert: 'MailrelayAccountForeignSender',
-      severity: 'warning',
-    }),
-    sign({
-      sign: 'recipient_domains',
-      what: 'external recipient domains within the detection window',
-      value: w.recipientDomains,
-      limit: `> ${n(t.accountRecipientDomains)}`,
-      above: w.recipientDomains > n(t.accountRecipientDomains),
-      alert: 'MailrelayAccountManyRecipientDomains',
-      severity: 'warning',
-    }),
-  ];
+  return SIGN_RULES.map(({ what, value, above, ...rule }) => ({ ...rule, what: what(w), value: value(w), above: above(w) }));
 }
 
 /** Minutes of the open-relay rule's window (whole minutes: the book keeps minutes). */
