@@ -135,6 +135,14 @@ export class App {
    */
   private async apply(config: Config): Promise<void> {
     const next = this.slots.map((slot) => slot.collector.feature.settings(config));
+    // I/O checks too (a positions file that cannot be written), for every feature whose settings changed, before anything stops.
+    await Promise.all(
+      this.slots.map((slot, i) => {
+        const value = next[i];
+        if (value === undefined || JSON.stringify(value) === slot.settings) return undefined;
+        return slot.collector.feature.check?.(value);
+      }),
+    );
     const switched: { slot: Slot; value: unknown }[] = [];
     try {
       for (const [i, slot] of this.slots.entries()) {

@@ -1,5 +1,5 @@
 // The contract between the exporter and each of its features (log pipeline,
-// mail queue, DNSBL, relay probe): check settings → start → apply → stop.
+// mail queue, DNSBL, relay probe): settings → check → start → apply → stop.
 // It sits below collectors/ and pipeline/, so neither imports the other's
 // side of it. A feature runs on its own; its collector reads it at scrape time.
 import type { Config } from './config/config.js';
@@ -52,6 +52,12 @@ export interface Feature<S = unknown, R extends Running<S> = Running<S>> {
   readonly name: string;
   /** undefined when the feature is off. Throws SettingsError. */
   settings(config: Config): S | undefined;
+  /**
+   * What settings() cannot see without I/O (a positions file that cannot be
+   * written). Awaited for every feature whose settings changed, before any
+   * feature is stopped or changed. Throws SettingsError.
+   */
+  check?(settings: S): Promise<void>;
   /** Starts it; errors after start are reported through status(), never thrown. */
   start(settings: S, log: Logger): R;
 }

@@ -5,6 +5,9 @@ import { App } from './app.js';
 import { parseFlags, UsageError, USAGE } from './flags.js';
 import { createLogger } from './logger.js';
 
+/** Within systemd's and Kubernetes' default grace periods (90 s, 30 s). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function runExporter(argv: string[]): Promise<number> {
@@ -47,7 +50,14 @@ async function runExporter(argv: string[]): Promise<number> {
     process.once('SIGINT', resolve);
   });
   logger.info('shutting down');
+  // Whatever hangs (a file system that stopped answering), a stop request ends the process.
+  const deadline = setTimeout(() => {
+    logger.error('shutdown did not finish in time: exiting without waiting for it', { timeout_seconds: SHUTDOWN_TIMEOUT_MS / 1000 });
+    process.exit(1);
+  }, SHUTDOWN_TIMEOUT_MS);
+  deadline.unref();
   await app.stop();
+  clearTimeout(deadline);
   return 0;
 }
 

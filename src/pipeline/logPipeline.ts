@@ -1,14 +1,16 @@
 // files → lines → SMTP facts → account counts, for any MTA: the MTA's
 // LogSource says which files, in which order, and parses their lines; the
 // tailer and the account book are the same for all. Knows nothing of prom-client.
+import { isAbsolute, resolve } from 'node:path';
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';
-import type { CollectorStatus, Feature, Running } from '../feature.js';
+import { SettingsError, type CollectorStatus, type Feature, type Running } from '../feature.js';
 import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredLogSource } from '../mtas.js';
 import { LocalDomains } from '../smtp/facts.js';
 import type { LogParser, LogSource } from '../smtp/parser.js';
+import { checkPositionsWritable } from '../tail/positions.js';
 import { LogTailer } from '../tail/tailer.js';
 
 export interface LogSettings {
@@ -118,8 +120,21 @@ export class LogPipeline implements Running<LogSettings> {
   }
 }
 
+/** A positions file that cannot be written would lose every offset at each restart: refused at start and at reload. */
+export async function checkLogSettings(settings: LogSettings): Promise<void> {
+  try {
+    await checkPositionsWritable(settings.positionsFile);
+  } catch (err) {
+    const reason = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    const file = settings.positionsFile;
+    const shown = isAbsolute(file) ? file : `${file} (${resolve(file)})`;
+    throw new SettingsError('positions_file', `${shown} cannot be written: ${reason}`, { cause: err });
+  }
+}
+
 export const logFeature: Feature<LogSettings, LogPipeline> = {
   name: 'log',
   settings: logSettings,
+  check: checkLogSettings,
   start: (settings, log) => new LogPipeline(settings, log),
 };

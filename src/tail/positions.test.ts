@@ -1,14 +1,15 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parsePositions, PositionsFileError, readPositions, sameDirectory, writePositions } from './positions.js';
+import { checkPositionsWritable, makeFolder, parsePositions, PositionsFileError, readPositions, sameDirectory, writePositions } from './positions.js';
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'positions-'));
 });
 afterEach(async () => {
+  await chmod(dir, 0o700).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -74,5 +75,41 @@ describe('sameDirectory', () => {
     const p = path.posix;
     expect(sameDirectory('/opt/icewarp/logs/smtp', '/opt/icewarp/logs/smtp/', p)).toBe(true);
     expect(sameDirectory('/opt/icewarp/logs/smtp', '/opt/IceWarp/logs/smtp', p)).toBe(false);
+  });
+});
+
+describe('makeFolder', () => {
+  it('makes every missing level', async () => {
+    await makeFolder(join(dir, 'x', 'y', 'z'));
+    expect(await readdir(join(dir, 'x', 'y'))).toEqual(['z']);
+  });
+
+  it('fails at once where mkdir answers ENOENT under an existing parent (Node\'s recursive mkdir spins for ever there)', async () => {
+    await expect(makeFolder('/proc/nope/state')).rejects.toThrow(/ENOENT.*\/proc\/nope/);
+  });
+
+  it('fails when a level is a file', async () => {
+    await writeFile(join(dir, 'file'), '');
+    await expect(makeFolder(join(dir, 'file', 'sub'))).rejects.toThrow(/ENOTDIR/);
+  });
+});
+
+describe('checkPositionsWritable', () => {
+  it('accepts a new folder and leaves no probe behind', async () => {
+    await checkPositionsWritable(join(dir, 'state', 'positions.json'));
+    expect(await readdir(join(dir, 'state'))).toEqual([]);
+  });
+
+  it.each([
+    ['/proc/nope/positions.json', /positions file \/proc\/nope\/positions\.json: cannot be written: ENOENT/],
+    ['/proc/positions.json', /positions file \/proc\/positions\.json: cannot be written: (ENOENT|EACCES|EPERM)/],
+  ])('names the path and the reason: %s', async (file, message) => {
+    await expect(checkPositionsWritable(file)).rejects.toThrow(message);
+  });
+
+  it('refuses a folder in its place', async () => {
+    const file = join(dir, 'positions.json');
+    await makeFolder(file);
+    await expect(checkPositionsWritable(file)).rejects.toThrow(`positions file ${file}: cannot be written: it is a directory`);
   });
 });

@@ -7,7 +7,7 @@
 // `offset` is the byte offset just after the last complete line delivered.
 // inode and dev are decimal strings: they are 64-bit numbers that a JSON
 // number cannot always hold exactly.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path, { dirname } from 'node:path';
 
 export const POSITIONS_VERSION = 1;
@@ -91,7 +91,7 @@ export async function writePositions(file: string, positions: SavedPositions): P
   const folder = dirname(file);
   const tmp = `${file}.tmp`;
   try {
-    await mkdir(folder, { recursive: true });
+    await makeFolder(folder);
     const fh = await open(tmp, 'w', 0o644);
     try {
       await fh.writeFile(text, 'utf8');
@@ -101,7 +101,7 @@ export async function writePositions(file: string, positions: SavedPositions): P
     }
     await rename(tmp, file);
   } catch (err) {
-    throw new PositionsFileError(file, 'cannot be written', { cause: err });
+    throw new PositionsFileError(file, `cannot be written: ${(err as Error).message}`, { cause: err });
   }
   // Makes the rename itself durable; not possible on every platform, and the
   // data is already safe in the file, so a failure here is not an error.
@@ -114,6 +114,60 @@ export async function writePositions(file: string, positions: SavedPositions): P
     }
   } catch {
     /* best effort */
+  }
+}
+
+/**
+ * Whether the positions file can be written: its folder exists or can be
+ * made, and a file can be created in it (a probe, removed at once, under a
+ * name of its own so it never meets a running tailer's temporary file).
+ * Throws PositionsFileError naming the path and the reason.
+ */
+export async function checkPositionsWritable(file: string): Promise<void> {
+  const probe = `${file}.probe-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await makeFolder(dirname(file));
+    const fh = await open(probe, 'wx', 0o644);
+    await fh.close();
+    await unlink(probe);
+  } catch (err) {
+    throw new PositionsFileError(file, `cannot be written: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    if ((await stat(file)).isDirectory()) throw new Error('it is a directory');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new PositionsFileError(file, `cannot be written: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * mkdir -p, one level at a time. Node's `mkdir(…, { recursive: true })`
+ * retries for ever when mkdir answers ENOENT for a folder whose parent
+ * exists (`/proc/nope`): a thread of the pool spins, and nothing after it
+ * ever runs. Here each missing level is made once, and the first failure is
+ * the answer.
+ */
+export async function makeFolder(folder: string): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = folder; ; ) {
+    try {
+      if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.push(dir);
+      const parent = dirname(dir);
+      if (parent === dir) throw err;
+      dir = parent;
+    }
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

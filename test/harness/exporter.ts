@@ -30,6 +30,8 @@ export async function startExporter(opts: {
   extraArgs?: string[];
   /** How to tell it is up, given its port (default: GET http://127.0.0.1:port/-/healthy), e.g. over TLS with credentials. */
   healthy?: (port: number) => Promise<boolean>;
+  /** Run it as this user (e.g. nobody, as the Docker image does); the test makes what it needs readable. */
+  user?: { uid: number; gid: number };
 }): Promise<RunningExporter> {
   if (!existsSync(EXPORTER_MAIN)) throw new Error(`${EXPORTER_MAIN} is missing: run "npm run build" first`);
   const ownDir = opts.dir === undefined;
@@ -41,7 +43,7 @@ export async function startExporter(opts: {
   const child = spawnChild(
     process.execPath,
     [EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, ...(opts.extraArgs ?? [])],
-    { cwd: dir },
+    { cwd: dir, user: opts.user },
   );
   const stop = async (): Promise<void> => {
     await child.stop();
@@ -69,3 +71,9 @@ export async function startExporter(opts: {
   };
 }
 
+
+/** The value of one series (`name{labels}` exactly as rendered) in a /metrics text; undefined when absent. */
+export function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}

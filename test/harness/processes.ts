@@ -29,11 +29,13 @@ export interface Child {
 
 const OUTPUT_CAP = 1 << 20;
 
-/** Starts cmd without a shell. A failure to start shows up in output() and makes stop() resolve. */
-export function spawnChild(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Child {
+/** Starts cmd without a shell (as another user when given: tests run as root). A failure to start shows up in output() and makes stop() resolve. */
+export function spawnChild(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; user?: { uid: number; gid: number } } = {}): Child {
   const proc: ChildProcess = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
+    uid: opts.user?.uid,
+    gid: opts.user?.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
