@@ -11,7 +11,7 @@ import { configuredLogSource } from '../mtas.js';
 import { LocalDomains } from '../smtp/facts.js';
 import type { LogParser, LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
-import { LogTailer } from '../tail/tailer.js';
+import { LogTailer, linesSink } from '../tail/tailer.js';
 
 export interface LogSettings {
   source: LogSource;
@@ -77,11 +77,11 @@ export class LogPipeline implements Running<LogSettings> {
       startAt: settings.startAt,
       logger,
       watch: opts.watch ?? true,
-      onLines: (file, lines) => {
+      sink: linesSink((file, lines) => {
         const started = performance.now();
         this.parser.feedLines(file, lines);
         this.lastBatchSeconds = (performance.now() - started) / 1000;
-      },
+      }),
     });
     this.ready = this.tailer.start().catch((err: unknown) => {
       // The tailer reports a missing folder through `healthy`; only a bug gets here.

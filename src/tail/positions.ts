@@ -1,16 +1,25 @@
-// The positions file: how far each log file has been read, so a restart
-// neither re-reads nor skips.
+// The positions file: how far each log file has been read and counted, so a
+// restart neither re-reads nor skips.
 //
-//   { "version": 1, "directory": "/opt/icewarp/logs/smtp",
-//     "files": { "s20261128.log": { "offset": 1234, "inode": "5678", "dev": "2049" } } }
+//   { "version": 2, "directory": "/opt/icewarp/logs/smtp",
+//     "files": { "2049:5678": { "name": "s120261128-01.log", "listed_as": "s20261128.log",
+//                               "inode": "5678", "dev": "2049", "offset": 1234,
+//                               "fingerprint": { "bytes": 1024, "sha256": "…" } } } }
 //
-// `offset` is the byte offset just after the last complete line delivered.
-// inode and dev are decimal strings: they are 64-bit numbers that a JSON
-// number cannot always hold exactly.
+// Files are keyed by identity (device:inode), not by name: a file renamed by
+// rotation keeps its offset. `name` is its name when saved, `listed_as` the
+// name it had when first seen (its place in the reading order), `offset` the
+// byte just after the last complete line counted. `fingerprint` is a hash of
+// its first bytes, which tells a file from a new one that got a freed inode.
+// inode and dev are decimal strings: 64-bit numbers that a JSON number cannot
+// always hold exactly.
+//
+// Version 1 (written by name, without fingerprints) is read and migrated:
+// its offsets are matched by inode, as version 1 did.
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path, { dirname } from 'node:path';
 
-export const POSITIONS_VERSION = 1;
+export const POSITIONS_VERSION = 2;
 
 /**
  * Whether the saved positions' directory is the one being followed, compared
@@ -25,15 +34,30 @@ export function sameDirectory(saved: string, current: string, paths: path.Platfo
   return paths.sep === '\\' ? a.toLowerCase() === b.toLowerCase() : a === b;
 }
 
-export interface SavedPosition {
-  offset: number;
+/** A hash of a file's first `bytes` bytes. */
+export interface Fingerprint {
+  bytes: number;
+  sha256: string;
+}
+
+export interface SavedFile {
+  /** Its name when saved. */
+  name: string;
+  /** Its name when first seen: its place in the reading order. */
+  listedAs: string;
   inode: bigint;
   dev: bigint;
+  offset: number;
+  /** undefined for entries migrated from version 1. */
+  fingerprint: Fingerprint | undefined;
 }
 
 export interface SavedPositions {
   directory: string;
-  files: Map<string, SavedPosition>;
+  /** In reading order (oldest first). */
+  files: SavedFile[];
+  /** The version the file was written in (1 when migrated). */
+  version: number;
 }
 
 export class PositionsFileError extends Error {
@@ -61,32 +85,54 @@ export async function readPositions(file: string): Promise<SavedPositions | unde
   return parsePositions(file, data);
 }
 
-/** Checks the shape of a parsed positions file. */
+/** Checks the shape of a parsed positions file, version 1 or 2. */
 export function parsePositions(file: string, data: unknown): SavedPositions {
   if (!isObject(data)) throw new PositionsFileError(file, 'is not a JSON object');
-  if (data['version'] !== POSITIONS_VERSION) {
-    throw new PositionsFileError(file, `has version ${JSON.stringify(data['version'])}, expected ${POSITIONS_VERSION}`);
+  const version = data['version'];
+  if (version !== 1 && version !== POSITIONS_VERSION) {
+    throw new PositionsFileError(file, `has version ${JSON.stringify(version)}, expected 1 or ${POSITIONS_VERSION}`);
   }
   const directory = data['directory'];
   if (typeof directory !== 'string') throw new PositionsFileError(file, '"directory" is not a string');
   const files = data['files'];
   if (!isObject(files)) throw new PositionsFileError(file, '"files" is not an object');
-  const out = new Map<string, SavedPosition>();
-  for (const [name, entry] of Object.entries(files)) {
-    if (!isObject(entry)) throw new PositionsFileError(file, `files.${name} is not an object`);
+  const out: SavedFile[] = [];
+  for (const [key, entry] of Object.entries(files)) {
+    const at = `files.${key}`;
+    if (!isObject(entry)) throw new PositionsFileError(file, `${at} is not an object`);
     const offset = entry['offset'];
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-      throw new PositionsFileError(file, `files.${name}.offset is not a non-negative integer`);
+      throw new PositionsFileError(file, `${at}.offset is not a non-negative integer`);
     }
-    out.set(name, { offset, inode: toId(file, `files.${name}.inode`, entry['inode']), dev: toId(file, `files.${name}.dev`, entry['dev']) });
+    const inode = toId(file, `${at}.inode`, entry['inode']);
+    const dev = toId(file, `${at}.dev`, entry['dev']);
+    if (version === 1) {
+      // Version 1 was keyed by name.
+      out.push({ name: key, listedAs: key, inode, dev, offset, fingerprint: undefined });
+      continue;
+    }
+    const name = entry['name'];
+    const listedAs = entry['listed_as'] ?? name;
+    if (typeof name !== 'string' || name === '') throw new PositionsFileError(file, `${at}.name is not a file name`);
+    if (typeof listedAs !== 'string' || listedAs === '') throw new PositionsFileError(file, `${at}.listed_as is not a file name`);
+    out.push({ name, listedAs, inode, dev, offset, fingerprint: toFingerprint(file, `${at}.fingerprint`, entry['fingerprint']) });
   }
-  return { directory, files: out };
+  return { directory, files: out, version };
 }
 
-/** Writes atomically: a temporary file beside it, fsync, rename, then fsync of the folder. */
-export async function writePositions(file: string, positions: SavedPositions): Promise<void> {
-  const files: Record<string, { offset: number; inode: string; dev: string }> = {};
-  for (const [name, p] of positions.files) files[name] = { offset: p.offset, inode: p.inode.toString(), dev: p.dev.toString() };
+/** Writes atomically: a temporary file beside it, fsync, rename, then fsync of the folder. Always version 2. */
+export async function writePositions(file: string, positions: Omit<SavedPositions, 'version'>): Promise<void> {
+  const files: Record<string, unknown> = {};
+  for (const f of positions.files) {
+    files[`${f.dev}:${f.inode}`] = {
+      name: f.name,
+      listed_as: f.listedAs,
+      inode: f.inode.toString(),
+      dev: f.dev.toString(),
+      offset: f.offset,
+      ...(f.fingerprint ? { fingerprint: f.fingerprint } : {}),
+    };
+  }
   const text = JSON.stringify({ version: POSITIONS_VERSION, directory: positions.directory, files }, null, 1) + '\n';
   const folder = dirname(file);
   const tmp = `${file}.tmp`;
@@ -175,6 +221,16 @@ function toId(file: string, key: string, v: unknown): bigint {
   if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   throw new PositionsFileError(file, `${key} is not a non-negative integer`);
+}
+
+function toFingerprint(file: string, key: string, v: unknown): Fingerprint | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v)) throw new PositionsFileError(file, `${key} is not an object`);
+  const bytes = v['bytes'];
+  const sha256 = v['sha256'];
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) throw new PositionsFileError(file, `${key}.bytes is not a non-negative integer`);
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new PositionsFileError(file, `${key}.sha256 is not a SHA-256 in hex`);
+  return { bytes, sha256 };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,13 +1,15 @@
 // The tailer on real temporary directories, stepped with poll() (watch: false):
 // no sleeps, no timers. One test at the end follows through chokidar events.
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.js';
-import { LogTailer, splitLines, type TailOptions } from './tailer.js';
+import { linesSink, LogTailer, splitChunk, splitLines, type LineSink, type TailOptions } from './tailer.js';
+import { writePositions } from './positions.js';
 import { compileFileNamePattern } from './glob.js';
 import { compareIcewarpLogNames } from '../icewarp/files.js';
+import { compareRotatedLogNames, logFileMatcher } from '../postfix/files.js';
 
 interface LogEntry {
   level: string;
@@ -51,7 +53,7 @@ function follow(opts: Partial<TailOptions> = {}) {
     startAt: 'beginning',
     watch: false,
     logger,
-    onLines: (file, lines) => batches.push({ file, lines: [...lines] }),
+    sink: linesSink((file, lines) => batches.push({ file, lines: [...lines] })),
     ...opts,
   });
   live.push(tailer);
@@ -76,6 +78,12 @@ function follow(opts: Partial<TailOptions> = {}) {
 }
 
 const log = (name: string) => join(logDir, name);
+
+/** The saved positions file's entries by file name. */
+async function savedByName(): Promise<Record<string, { offset: number; listed_as: string; inode: string }>> {
+  const saved = JSON.parse(await readFile(positionsFile, 'utf8')) as { files: Record<string, { name: string; offset: number; listed_as: string; inode: string }> };
+  return Object.fromEntries(Object.values(saved.files).map((e) => [e.name, e]));
+}
 
 describe('LogTailer', () => {
   it('reads existing files oldest first, by the date and rotation in the name', async () => {
@@ -264,8 +272,7 @@ describe('LogTailer', () => {
     expect(t.tailer.lagBytes()).toBe(0);
     expect(t.tailer.stats.readErrors).toBe(0);
     await t.tailer.flushPositions();
-    const saved = JSON.parse(await readFile(positionsFile, 'utf8'));
-    expect(Object.keys(saved.files)).toEqual(['s20261128.log']);
+    expect(Object.keys(await savedByName())).toEqual(['s20261128.log']);
 
     await writeFile(log('s20261127.log'), 'again\n');
     await t.tailer.poll();
@@ -379,8 +386,7 @@ describe('LogTailer', () => {
     await t.tailer.poll();
     expect(t.take()).toEqual(['s20261128.log: new']);
     await t.tailer.stop();
-    const saved = JSON.parse(await readFile(positionsFile, 'utf8'));
-    expect(saved.files['s20261128.log'].offset).toBe('old\nnew\n'.length);
+    expect((await savedByName())['s20261128.log']?.offset).toBe('old\nnew\n'.length);
   });
 
   it('ignores saved positions of another directory', async () => {
@@ -438,10 +444,10 @@ describe('LogTailer', () => {
     await writeFile(log('s20261128.log'), 'fine\n');
     const seen: string[] = [];
     const t = follow({
-      onLines: (_file, lines) => {
+      sink: linesSink((_file, lines) => {
         seen.push(...lines);
         if (lines.includes('boom')) throw new Error('consumer failed');
-      },
+      }),
     });
     await t.tailer.start();
     await t.tailer.poll();
@@ -475,8 +481,7 @@ describe('LogTailer', () => {
     expect(t.take()).toEqual(['s20261129.log: new file']);
 
     await t.tailer.stop();
-    const saved = JSON.parse(await readFile(positionsFile, 'utf8'));
-    expect(saved.files['s20261129.log'].offset).toBe('new file\n'.length);
+    expect((await savedByName())['s20261129.log']?.offset).toBe('new file\n'.length);
   }, 30_000);
 
   it('with watch on, delivers every line exactly once while a writer appends in uneven pieces', async () => {
@@ -520,6 +525,221 @@ describe('LogTailer', () => {
     await appendFile(log('s20261128.log'), 'after stop\n');
     await t.tailer.poll();
     expect(t.got().length).toBe(delivered);
+  });
+});
+
+const numbered = (from: number, count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag} ${from + i}`);
+const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+
+describe('LogTailer: files followed by identity', () => {
+  it('IceWarp size rotation: a renamed file goes on from its offset, and keeps its place before the new file', async () => {
+    await writeFile(log('s20261128.log'), text(numbered(0, 1000, 'old')));
+    const t = follow();
+    await t.tailer.start();
+    expect(t.take()).toHaveLength(1000);
+
+    // IceWarp's rotation: the day's file gets a rotation number, its last lines land there, and a new file starts.
+    await rename(log('s20261128.log'), log('s120261128-01.log'));
+    await appendFile(log('s120261128-01.log'), text(numbered(1000, 5, 'old')));
+    await writeFile(log('s20261128.log'), text(numbered(0, 600, 'new')));
+    await t.tailer.poll();
+    const after = t.take();
+    expect(after).toEqual([
+      ...numbered(1000, 5, 'old').map((l) => `s120261128-01.log: ${l}`),
+      ...numbered(0, 600, 'new').map((l) => `s20261128.log: ${l}`),
+    ]);
+    expect(t.tailer.stats).toMatchObject({ lines: 1605, filesOpened: 2, truncations: 0 });
+    await t.tailer.flushPositions();
+    const saved = await savedByName();
+    expect(saved['s120261128-01.log']).toMatchObject({ listed_as: 's20261128.log', offset: text(numbered(0, 1005, 'old')).length });
+    expect(saved['s20261128.log']).toMatchObject({ listed_as: 's20261128.log', offset: text(numbered(0, 600, 'new')).length });
+  });
+
+  it("logrotate: mail.log → mail.log.1 → mail.log.2 and a new mail.log, lines written before the rename included", async () => {
+    await writeFile(log('mail.log.1'), text(numbered(0, 3, 'one')));
+    await writeFile(log('mail.log'), text(numbered(0, 4, 'cur')));
+    const t = follow({ matches: logFileMatcher('mail.log'), order: compareRotatedLogNames });
+    await t.tailer.start();
+    expect(t.take()).toEqual([...numbered(0, 3, 'one').map((l) => `mail.log.1: ${l}`), ...numbered(0, 4, 'cur').map((l) => `mail.log: ${l}`)]);
+
+    await appendFile(log('mail.log'), text(['cur 4 (written before the rotation, read after it)']));
+    await rename(log('mail.log.1'), log('mail.log.2'));
+    await rename(log('mail.log'), log('mail.log.1'));
+    await writeFile(log('mail.log'), text(['fresh 0']));
+    await t.tailer.poll();
+    expect(t.take()).toEqual(['mail.log.1: cur 4 (written before the rotation, read after it)', 'mail.log: fresh 0']);
+
+    // Restarted after the rotation: every file resumes, in the order of their places.
+    await t.tailer.stop();
+    await appendFile(log('mail.log.1'), text(['cur 5 (the writer had not reopened yet)']));
+    await appendFile(log('mail.log'), text(['fresh 1']));
+    const u = follow({ matches: logFileMatcher('mail.log'), order: compareRotatedLogNames, startAt: 'end' });
+    await u.tailer.start();
+    expect(u.take()).toEqual(['mail.log.1: cur 5 (the writer had not reopened yet)', 'mail.log: fresh 1']);
+    expect(u.tailer.stats.filesOpened).toBe(0);
+  });
+
+  it('a rename while the exporter is down goes on from the saved offset', async () => {
+    await writeFile(log('s20261128.log'), 'a\nb\n');
+    const a = follow();
+    await a.tailer.start();
+    await a.tailer.stop();
+    await rename(log('s20261128.log'), log('s120261128-01.log'));
+    await appendFile(log('s120261128-01.log'), 'c\n');
+    await writeFile(log('s20261128.log'), 'new\n');
+    const b = follow({ startAt: 'end' });
+    await b.tailer.start();
+    expect(b.take()).toEqual(['s120261128-01.log: c', 's20261128.log: new']);
+    expect(b.logs.some((e) => e.msg.includes('renamed while the exporter was not running') && e.fields['to'] === 's120261128-01.log')).toBe(true);
+  });
+
+  it('a file renamed out of sight and back, between two listings, keeps its offset', async () => {
+    await writeFile(log('s20261128.log'), 'a\n');
+    const t = follow();
+    await t.tailer.start();
+    t.take();
+    await rename(log('s20261128.log'), join(logDir, 'moving.tmp'));
+    await t.tailer.poll();
+    await appendFile(join(logDir, 'moving.tmp'), 'b\n');
+    await rename(join(logDir, 'moving.tmp'), log('s120261128-01.log'));
+    await t.tailer.poll();
+    expect(t.take()).toEqual(['s120261128-01.log: b']);
+  });
+
+  it('reads version 1 positions (by name) and keeps every offset, a rename while down included; saves version 2', async () => {
+    await writeFile(log('s20261127.log'), 'a1\na2\n');
+    await writeFile(log('s20261128.log'), 'b1\n');
+    const ino = async (name: string) => String((await stat(log(name), { bigint: true })).ino);
+    await mkdir(join(root, 'state'));
+    await writeFile(
+      positionsFile,
+      JSON.stringify({
+        version: 1,
+        directory: logDir,
+        files: { 's20261127.log': { offset: 3, inode: await ino('s20261127.log'), dev: '1' }, 's20261128.log': { offset: 3, inode: await ino('s20261128.log'), dev: '1' } },
+      }),
+    );
+    await rename(log('s20261128.log'), log('s120261128-01.log'));
+    await appendFile(log('s120261128-01.log'), 'b2\n');
+    const t = follow({ startAt: 'beginning' });
+    await t.tailer.start();
+    expect(t.take()).toEqual(['s20261127.log: a2', 's120261128-01.log: b2']);
+    expect(t.logs.some((e) => e.msg.includes('version 1'))).toBe(true);
+    const saved = JSON.parse(await readFile(positionsFile, 'utf8'));
+    expect(saved.version).toBe(2);
+    expect(await savedByName()).toMatchObject({ 's20261127.log': { offset: 6 }, 's120261128-01.log': { offset: 6, listed_as: 's20261128.log' } });
+  });
+
+  it('a saved inode given to a file with other first bytes (inode reuse) is read from its start', async () => {
+    await writeFile(log('s20261128.log'), 'brand new file\nsecond line\n');
+    const st = await stat(log('s20261128.log'), { bigint: true });
+    // What a deleted file with this inode left in the positions: its own fingerprint and offset.
+    await writePositions(positionsFile, {
+      directory: logDir,
+      files: [{ name: 's20261127.log', listedAs: 's20261127.log', inode: st.ino, dev: st.dev, offset: 15, fingerprint: { bytes: 20, sha256: 'aa'.repeat(32) } }],
+    });
+    const t = follow({ startAt: 'end' });
+    await t.tailer.start();
+    expect(t.take()).toEqual(['s20261128.log: brand new file', 's20261128.log: second line']);
+  });
+
+  it('a file rewritten in place (same inode, other first bytes, at least as long) is read from its start', async () => {
+    await writeFile(log('s20261128.log'), 'first 1\n');
+    const t = follow();
+    await t.tailer.start();
+    t.take();
+    await writeFile(log('s20261128.log'), 'SECOND 1\nSECOND 2\n');
+    await t.tailer.poll();
+    expect(t.take()).toEqual(['s20261128.log: SECOND 1', 's20261128.log: SECOND 2']);
+  });
+
+  it('a small file keeps being recognised as it grows past its first fingerprint', async () => {
+    await writeFile(log('s20261128.log'), 'x\n');
+    const t = follow();
+    await t.tailer.start();
+    for (let i = 0; i < 5; i++) {
+      await appendFile(log('s20261128.log'), 'y'.repeat(400) + '\n');
+      await t.tailer.poll();
+    }
+    expect(t.take()).toHaveLength(6);
+    await t.tailer.stop();
+    await appendFile(log('s20261128.log'), 'z\n');
+    const u = follow();
+    await u.tailer.start();
+    expect(u.take()).toEqual(['s20261128.log: z']);
+  });
+});
+
+/** A sink that counts only when told to, as a worker thread does later. */
+function heldSink(): { sink: LineSink; lines: string[]; release(): void; pending(): number } {
+  const lines: string[] = [];
+  const held: Array<() => void> = [];
+  return {
+    lines,
+    sink: {
+      write(_file, chunk, counted) {
+        const got = splitChunk(Buffer.from(chunk));
+        held.push(() => {
+          lines.push(...got);
+          counted(got.length);
+        });
+      },
+      drain: async () => {
+        while (held.length) held.shift()!();
+      },
+    },
+    release: () => {
+      while (held.length) held.shift()!();
+    },
+    pending: () => held.length,
+  };
+}
+
+describe('LogTailer: positions in step with what was counted', () => {
+  it('saves only what the sink has counted, never what is still being counted', async () => {
+    await writeFile(log('s20261128.log'), 'a\nb\n');
+    const h = heldSink();
+    const t = follow({ sink: h.sink });
+    await t.tailer.poll();
+    expect(h.pending()).toBe(1);
+    await t.tailer.flushPositions();
+    expect((await savedByName())['s20261128.log']?.offset).toBe(0);
+    expect(t.tailer.stats.lines).toBe(0);
+    h.release();
+    await t.tailer.flushPositions();
+    expect((await savedByName())['s20261128.log']?.offset).toBe(4);
+    expect(t.tailer.stats).toMatchObject({ lines: 2, bytes: 4 });
+    // stop() waits for what is in flight to be counted, then saves.
+    await appendFile(log('s20261128.log'), 'c\n');
+    await t.tailer.poll();
+    await t.tailer.stop();
+    expect(h.lines).toEqual(['a', 'b', 'c']);
+    expect((await savedByName())['s20261128.log']?.offset).toBe(6);
+  });
+
+  it('saves positions during the first catch-up, every positionsFlushMs', async () => {
+    await writeFile(log('s20261128.log'), 'line\n'.repeat(2000));
+    let written = 0;
+    let savedDuringCatchUp: number | undefined;
+    const t = follow({
+      watch: true,
+      positionsFlushMs: 20,
+      readChunkBytes: 500,
+      sink: {
+        async write(_file, chunk, counted) {
+          counted(splitChunk(chunk).length);
+          written += chunk.length;
+          // A slow consumer: the catch-up lasts long enough for several flushes.
+          await new Promise((r) => setTimeout(r, 5));
+          if (savedDuringCatchUp === undefined && written > 5000) {
+            savedDuringCatchUp = await savedByName().then((s) => s['s20261128.log']?.offset, () => undefined);
+          }
+        },
+      },
+    });
+    await t.tailer.start();
+    expect(savedDuringCatchUp).toBeGreaterThan(0);
+    expect(savedDuringCatchUp! % 5).toBe(0); // at a line boundary
   });
 });
 
