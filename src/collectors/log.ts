@@ -125,6 +125,12 @@ const DEFINITIONS: Definition[] = [
     help: "Log lines not in the MTA's line layout, skipped.",
     collect: one((p) => p.parser.stats.unparsed),
   },
+  {
+    name: 'mailrelay_log_read_errors_total',
+    type: 'counter',
+    help: 'Failures to list the log directory or to stat, open or read a log file (a file vanishing during rotation is not one).',
+    collect: one((p) => p.tailer.stats.readErrors),
+  },
   { name: 'mailrelay_log_files_opened_total', type: 'counter', help: 'Log files opened.', collect: one((p) => p.tailer.stats.filesOpened) },
   {
     name: 'mailrelay_log_truncations_total',

@@ -106,8 +106,9 @@ export class LogPipeline implements Running<LogSettings> {
     return this.settings.source.mta;
   }
 
+  /** Success derived from what fails now: the log folder, a followed file, the positions file. */
   status(): CollectorStatus {
-    return { success: this.tailer.healthy && !this.startFailed, durationSeconds: this.lastBatchSeconds };
+    return { success: this.tailer.failures().length === 0 && !this.startFailed, durationSeconds: this.lastBatchSeconds };
   }
 
   async problems(): Promise<string[]> {

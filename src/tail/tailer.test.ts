@@ -743,6 +743,25 @@ describe('LogTailer: positions in step with what was counted', () => {
   });
 });
 
+describe('LogTailer: failures', () => {
+  it('reports the directory, then the positions file, while they fail, and clears them when they work again', async () => {
+    await rm(logDir, { recursive: true });
+    const t = follow({ positionsFile: join(root, 'blocker', 'positions.json') });
+    await t.tailer.start();
+    expect(t.tailer.failures().map((f) => f.what)).toEqual(['directory']);
+    await mkdir(logDir);
+    await writeFile(join(root, 'blocker'), 'a file where the positions folder should be');
+    await t.tailer.poll();
+    await expect(t.tailer.flushPositions()).rejects.toThrow(/positions file .*blocker\/positions\.json: cannot be written: ENOTDIR/);
+    expect(t.tailer.failures().map((f) => [f.what, f.path])).toEqual([['positions', join(root, 'blocker', 'positions.json')]]);
+    expect(t.tailer.healthy).toBe(false);
+    await rm(join(root, 'blocker'));
+    await t.tailer.flushPositions();
+    expect(t.tailer.failures()).toEqual([]);
+    expect(t.tailer.healthy).toBe(true);
+  });
+});
+
 describe('splitLines', () => {
   it.each([
     ['', ['']],

@@ -209,9 +209,9 @@ export class LogTailer {
     return out;
   }
 
-  /** Whether the last listing could read the directory (for mailrelay_collector_success). */
+  /** No failure now (for mailrelay_collector_success). */
   get healthy(): boolean {
-    return this.directoryError === undefined;
+    return this.failures().length === 0;
   }
 
   /** Bytes in the tracked files beyond what has been counted (from the last stat). */
