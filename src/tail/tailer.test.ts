@@ -743,6 +743,18 @@ describe('LogTailer: positions in step with what was counted', () => {
   });
 });
 
+describe('LogTailer: start_at end and a log folder missing at start', () => {
+  it('reads every file of the folder from its start once it appears', async () => {
+    await rm(logDir, { recursive: true });
+    const t = follow({ startAt: 'end' });
+    await t.tailer.start();
+    await mkdir(logDir);
+    await writeFile(log('s20261128.log'), text(numbered(0, 100, 'line')));
+    await t.tailer.poll();
+    expect(t.take()).toHaveLength(100);
+  });
+});
+
 describe('LogTailer: failures', () => {
   it('reports the directory, then the positions file, while they fail, and clears them when they work again', async () => {
     await rm(logDir, { recursive: true });

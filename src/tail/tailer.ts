@@ -164,6 +164,8 @@ export class LogTailer {
   private saved: SavedFile[] | undefined;
   private positionsLoaded = false;
   private listedOnce = false;
+  /** The first listing failed (no folder yet): every file found later is new and read from its start. */
+  private missingAtStart = false;
 
   // Outcomes of the latest attempts, from which healthy/failures() are derived.
   private directoryError: unknown = undefined;
@@ -379,7 +381,10 @@ export class LogTailer {
     try {
       if (!this.positionsLoaded) await this.loadPositions();
       const listed = await this.listDirectory();
-      if (!listed) return;
+      if (!listed) {
+        if (!this.listedOnce) this.missingAtStart = true;
+        return;
+      }
       const seen = new Set<FollowedFile>();
       for (const { name, st } of listed) {
         if (this.stopped) return;
@@ -543,8 +548,9 @@ export class LogTailer {
   private async firstOffset(fh: FileHandle, size: number): Promise<number> {
     // start_at end applies to the files of the very first listing only. Files
     // that appear after it, or while the exporter was down (saved positions
-    // exist), are new: read from their start.
-    if (this.listedOnce || this.saved || this.opts.startAt === 'beginning') return 0;
+    // exist), or in a log folder that was missing at start, are new: read
+    // from their start.
+    if (this.listedOnce || this.saved || this.missingAtStart || this.opts.startAt === 'beginning') return 0;
     return this.endOfLastCompleteLine(fh, size);
   }
 

@@ -1,5 +1,5 @@
 // What README's "Following the logs" promises, from the built exporter: its
-// own process, real files renamed, unreadable; kills and stops in the
+// own process, real files renamed, unreadable, missing; kills and stops in the
 // middle of a catch-up; positions files that cannot be written.
 import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,6 +115,21 @@ describe('read errors', () => {
     chmodSync(day, 0o644);
     appendFileSync(day, lines('c', 15, 1));
     await waitFor(async () => (await metric(e, 'mailrelay_log_lines_total')) === 16, { what: 'the lines written while unreadable' });
+    expect(await metric(e, 'mailrelay_collector_success{collector="log"}')).toBe(1);
+  }, 60_000);
+});
+
+describe('start_at end with the log folder missing at start', () => {
+  it('reads the first file made after the folder appears from its beginning (100 of 100 lines)', async () => {
+    const root = tempRoot();
+    const smtp = join(root, 'smtp');
+    const e = await start({ dir: root, configYaml: `icewarp:\n  log_directory: ${smtp}\nstart_at: end\npositions_file: ${join(root, 'positions.json')}\n` });
+    // The first look at the folder found nothing: /-/ready says so.
+    await waitFor(async () => (await fetch(`${e.url}/-/ready`).then((r) => r.text())).includes('does not exist'), { what: 'the missing folder noticed' });
+    await waitFor(async () => (await metric(e, 'mailrelay_collector_success{collector="log"}')) === 0, { what: 'success 0' });
+    mkdirSync(smtp);
+    writeFileSync(join(smtp, 's20261128.log'), lines('x', 0, 100));
+    await waitFor(async () => (await metric(e, 'mailrelay_log_lines_total')) === 100, { what: '100 lines', timeoutMs: 20_000 });
     expect(await metric(e, 'mailrelay_collector_success{collector="log"}')).toBe(1);
   }, 60_000);
 });
