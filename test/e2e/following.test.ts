@@ -1,7 +1,7 @@
 // What README's "Following the logs" promises, from the built exporter: its
 // own process, real files renamed, unreadable, missing; kills and stops in the
 // middle of a catch-up; positions files that cannot be written.
-import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -257,6 +257,12 @@ async function backlog(): Promise<Backlog> {
   });
   const files = ['s20261124.log', 's20261125.log', 's20261126.log', 's20261127.log', 's20261128.log'];
   for (const f of files.slice(1)) copyFileSync(join(smtp, files[0]!), join(smtp, f));
+  // On the disk before the exporter starts: its positions writes wait for their fsync, which would otherwise flush these 80 MB too.
+  for (const f of files) {
+    const fd = openSync(join(smtp, f), 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+  }
   const config = `icewarp:\n  log_directory: ${smtp}\nlocal_domains: [domaine.com]\nstart_at: beginning\npositions_file: ${join(root, 'positions.json')}\ndetection:\n  window: 30d\n`;
   return { root, smtp, files, lines: truth.lines * files.length, config };
 }
