@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { messageFileKind, OUTGOING, parseOriginalSender, queueOfFolder, QUARANTINE, stemOf, UNKNOWN_SENDER } from '../spool/layout.js';
+import { shellWord } from '../runbook.js';
 import { parseCommandFlags, parseSizes, requireString, UsageError } from './args.js';
 import { fsyncDir, isPartialName, lstatOrUndefined, MailDirectory, partialPathFor, renameNoClobber, sha256, UnsafePathError, writeSynced } from './durable.js';
 import { shown } from './names.js';
@@ -30,7 +31,9 @@ one atomic rename. The original is moved into DIR/_quarantine/<UTC time>/
 (kept, never deleted). Without --apply, prints the plan and changes nothing.
 
   --mail-dir DIR        the IceWarp mail directory
-  --from SRC            folder to take the messages from, relative to DIR (or absolute, inside DIR)
+  --from SRC            folder to take the messages from, inside DIR: relative to it (_outgoing.old,
+                        the copy IceWarp's procedure leaves), or absolute. A folder elsewhere:
+                        copy it into DIR first (cp -a /backup/good DIR/_requeue; --from _requeue)
   --to-folder FOLDER    outgoing folder to queue them in (default _outgoing/priority_2)
   --from-header LINE    add this From: line to messages without one or with an empty one
   --sender ADDR         only this original sender (repeatable)
@@ -43,6 +46,24 @@ export const DEFAULT_REQUEUE_FOLDER = `${OUTGOING}/priority_2`;
 const REQUEUE_NAME = /^requeue\.jsonl$/;
 /** Never message files: our own journals and partial copies, Windows folder files. */
 const NOT_MESSAGES = /^(desktop\.ini|thumbs\.db)$|\.(jsonl|progress|done|partial|abandoned)$/i;
+
+/**
+ * --from, inside the mail directory. Each message then moves by a rename and
+ * its original stays in DIR/_quarantine; a folder elsewhere would have to be
+ * copied, and the command never takes files it does not own. Why, and what to
+ * do instead, rather than a bare "outside the mail directory".
+ */
+function sourceFolder(mail: MailDirectory, arg: string): string {
+  try {
+    return mail.folderArg(arg);
+  } catch (err) {
+    if (!(err instanceof UnsafePathError)) throw err;
+    throw new UsageError(
+      `--from ${arg}: not inside the mail directory ${mail.root}. IceWarp's procedure renames _outgoing, so its old copy is in the mail directory: give that (--from _outgoing.old). A folder kept elsewhere: copy it into the mail directory first (cp -a ${shellWord(arg)} ${shellWord(`${mail.root}/_requeue`)}) and give --from _requeue; its files are then moved to the queue and their originals kept in the quarantine.`,
+      { cause: err },
+    );
+  }
+}
 
 export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
   const flags = parseCommandFlags(argv, {
@@ -61,7 +82,7 @@ export async function runRequeue(argv: string[], io: AdminIo): Promise<number> {
     return 0;
   }
   const mail = await MailDirectory.open(requireString(flags, 'mail-dir'));
-  const source = mail.folderArg(requireString(flags, 'from'));
+  const source = sourceFolder(mail, requireString(flags, 'from'));
   const target = mail.folderArg(flags.string('to-folder') ?? DEFAULT_REQUEUE_FOLDER);
   const headerArg = flags.string('from-header');
   const fromHeader = headerArg === undefined ? undefined : parseFromHeaderArg(headerArg);

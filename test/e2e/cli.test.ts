@@ -167,8 +167,12 @@ describe('help and errors', { timeout: 120_000 }, () => {
     const noSource = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '_outgoing.old', '--apply']);
     expect([noSource.code, noSource.stderr]).toEqual([1, expect.stringContaining('_outgoing.old: no such folder')]);
     expect((await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '_quarantine'])).code).toBe(2);
+    // A folder outside the mail directory: a usage error that says where the good messages are, and how to bring others in.
     const escape = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '../..']);
-    expect([escape.code, escape.stderr]).toEqual([1, expect.stringContaining('outside the mail directory')]);
+    expect([escape.code, escape.stderr]).toEqual([2, expect.stringContaining(`--from ../..: not inside the mail directory ${mail}`)]);
+    expect(escape.stderr).toContain('(--from _outgoing.old)');
+    const elsewhere = await cli(['queue', 'requeue', '--mail-dir', mail, '--from', '/srv/backup/good messages']);
+    expect([elsewhere.code, elsewhere.stderr]).toEqual([2, expect.stringContaining(`cp -a '/srv/backup/good messages' '${mail}/_requeue'`)]);
   });
 });
 
