@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addSpam, writeQueue } from '../src/demo/queue.js';
 import { fmt as f, verdict, type BenchGroup, type BenchRow } from './report.js';
+import { benchSpoolMillion } from './spoolMillion.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
@@ -35,12 +36,14 @@ export interface SpoolBench {
 
 const NOTES = `Spool: the built exporter as its own process over a queue written by \`src/demo/queue.ts\` (warm page cache: the files were
   just written). First scan: 96,000 outgoing \`.tmp\` files (half in \`retry/\`) and 4,000 incoming files; its duration is the
-  exporter's own \`mailrelay_collector_duration_seconds{collector="spool"}\`, RSS read from /proc once /-/ready answers.
+  exporter's own \`mailrelay_collector_duration_seconds{collector="spool"}\` (the first phase: listing and lstat, after which
+  /-/ready answers); the senders are complete when \`mailrelay_spool_senders_complete\` is 1 (timed from the exporter's start);
+  RSS read from /proc then.
   New file → metric: one \`.tmp\` written to \`_outgoing\`, then GETs of /metrics every 5 ms until its count moves (fs.watch
   events are gathered for 100 ms). Scrapes: 100,000 more files in \`retry/\`, a new exporter process; GETs of /metrics during
   its first scan, then 50 after it; peak RSS is the process's VmHWM.`;
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -52,15 +55,16 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Exporter {
+export interface Exporter {
   proc: ChildProcess;
   url: string;
   stop(): Promise<void>;
 }
 
-async function startExporter(mailDir: string, workDir: string): Promise<Exporter> {
+/** The built exporter over a mail directory, as its own process; `extraYaml` is added to its config. */
+export async function startExporter(mailDir: string, workDir: string, extraYaml = ''): Promise<Exporter> {
   const config = join(workDir, 'bench.yml');
-  writeFileSync(config, `icewarp:\n  mail_directory: ${JSON.stringify(mailDir)}\n`);
+  writeFileSync(config, `icewarp:\n  mail_directory: ${JSON.stringify(mailDir)}\n${extraYaml}`);
   const port = await freePort();
   const proc = spawn(process.execPath, [MAIN, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
     cwd: workDir,
@@ -79,7 +83,7 @@ async function startExporter(mailDir: string, workDir: string): Promise<Exporter
   };
 }
 
-async function until(fn: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
+export async function until(fn: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -93,13 +97,13 @@ async function until(fn: () => Promise<boolean>, timeoutMs: number, what: string
 }
 
 /** VmRSS and VmHWM (peak) of a process, in MB. */
-function rss(pid: number): { rssMb: number; peakMb: number } {
+export function rss(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
-function value(metrics: string, series: string): number | undefined {
+export function value(metrics: string, series: string): number | undefined {
   const line = metrics.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
@@ -134,12 +138,16 @@ export async function benchSpool(): Promise<SpoolBench> {
     });
     const firstFiles = 100_000;
 
+    const started = performance.now();
     let exporter = await startExporter(mail, work);
+    let sendersSeconds = NaN;
     let firstScanSeconds = NaN;
     let firstScanRss = { rssMb: NaN, peakMb: NaN };
     const latencies: number[] = [];
     try {
       await until(async () => (await fetch(`${exporter.url}/-/ready`)).ok, 120_000, 'the first scan');
+      await until(async () => value((await timedScrape(exporter.url)).body, 'mailrelay_spool_senders_complete') === 1, 120_000, 'the senders', 20);
+      sendersSeconds = (performance.now() - started) / 1000;
       const body = (await timedScrape(exporter.url)).body;
       firstScanSeconds = value(body, 'mailrelay_collector_duration_seconds{collector="spool"}') ?? NaN;
       firstScanRss = rss(exporter.proc.pid!);
@@ -191,7 +199,12 @@ export async function benchSpool(): Promise<SpoolBench> {
       ...result,
       notes: [NOTES],
       rows: [
-        [`spool: first full scan of ${f(firstFiles)} files`, `${f(result.firstScanSeconds, 2)} s, RSS ${f(result.firstScanRssMb)} MB`, '< 3 s', verdict(result.firstScanSeconds < 3)],
+        [
+          `spool: first full scan of ${f(firstFiles)} files`,
+          `${f(result.firstScanSeconds, 2)} s to exact depth (first phase); senders complete ${f(sendersSeconds, 2)} s after the start; RSS ${f(result.firstScanRssMb)} MB`,
+          '< 3 s',
+          verdict(result.firstScanSeconds < 3),
+        ],
         ['spool: new file → visible in /metrics', `p50 ${f(result.newFileToMetricP50Ms)} ms, max ${f(result.newFileToMetricMaxMs)} ms (20 samples)`, '< 5 s', verdict(result.newFileToMetricMaxMs < 5000)],
         [`spool: /metrics scrape with ${f(scrapeFiles)} files queued`, `median ${f(result.scrapeMedianMs, 1)} ms, max ${f(result.scrapeMaxMs, 1)} ms; during the first scan max ${f(result.scrapeDuringScanMaxMs, 1)} ms`, '< 50 ms', verdict(result.scrapeMaxMs < 50)],
         [`spool: RSS with ${f(scrapeFiles)} files`, `${f(result.rss200kMb)} MB (peak ${f(result.peakRss200kMb)} MB)`, '< 250 MB', verdict(result.peakRss200kMb < 250)],
@@ -206,7 +219,8 @@ export const spoolGroup: BenchGroup = {
   name: 'spool',
   title: 'Mail queues (spool)',
   async run() {
-    const { rows, notes } = await benchSpool();
-    return { rows, notes };
+    const small = await benchSpool();
+    const million = await benchSpoolMillion();
+    return { rows: [...million.rows, ...small.rows], notes: [...million.notes, ...small.notes] };
   },
 };

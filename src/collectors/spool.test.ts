@@ -44,12 +44,21 @@ function goldenTree(): string {
   return dir;
 }
 
+/** The queue feature over IceWarp's scanner, once its scan is complete, senders included. */
 async function running(dir: string, topSenders = 20): Promise<MailQueues> {
   // IceWarp's queue at a fixed "now", so ages in the golden file do not move.
-  const queue: QueueLocation = { mta: 'icewarp', location: dir, kind: 'folder', key: 'icewarp.mail_directory', open: (o) => new SpoolScanner({ ...o, mailDirectory: dir, now: () => NOW }) };
+  let scanner: SpoolScanner | undefined;
+  const queue: QueueLocation = {
+    mta: 'icewarp',
+    location: dir,
+    kind: 'folder',
+    key: 'icewarp.mail_directory',
+    open: (o) => (scanner = new SpoolScanner({ ...o, mailDirectory: dir, now: () => NOW })),
+  };
   const r = new MailQueues({ queue, topSenders, rescanIntervalSeconds: 300 }, silentLogger);
   cleanups.push(() => r.stop());
   await r.ready;
+  await scanner!.idle();
   return r;
 }
 
@@ -71,6 +80,17 @@ describe('spool collector', () => {
     // The retry notion every MTA shares: IceWarp's retry and priority folders.
     const folderMessages = (folder: string) => Number(new RegExp(`^mailrelay_spool_messages\\{queue="outgoing",folder="${folder}"\\} (\\d+)$`, 'm').exec(text)![1]);
     expect(text).toContain(`\nmailrelay_spool_deferred_messages ${folderMessages('_outgoing/retry') + folderMessages('_outgoing/priority_2')}\n`);
+    expect(text).toContain('mailrelay_spool_senders_complete 1');
+  });
+
+  it('says the sender gauges are incomplete while heads are still to read', async () => {
+    const snap = (pendingSenders: number) => ({ folders: [], topSenders: [], distinctSenders: 0, largestSameSize: { outgoing: 0, incoming: 0 }, pendingSenders });
+    let pending = 1200;
+    const registry = new ExporterRegistry();
+    registerSpoolMetrics(registry, () => snap(pending), () => 0);
+    expect(await registry.metrics()).toContain('mailrelay_spool_senders_complete 0');
+    pending = 0;
+    expect(await registry.metrics()).toContain('mailrelay_spool_senders_complete 1');
   });
 
   it('passes promtool check metrics on the golden file', () => {
@@ -106,6 +126,8 @@ describe('spool collector', () => {
     const r = queueFeature.start(first, silentLogger);
     cleanups.push(() => r.stop());
     await r.ready;
+    // The senders are complete once the heads are read, after ready.
+    await expect.poll(() => r.snapshot().pendingSenders).toBe(0);
     expect(r.snapshot().topSenders).toHaveLength(2);
     expect(r.apply(settings(`icewarp: {mail_directory: "${dir}"}\nlimits: {spool_top_senders: 4}\n`))).toBe(true);
     expect(r.snapshot().topSenders).toHaveLength(4);

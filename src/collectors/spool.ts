@@ -98,6 +98,15 @@ export function registerSpoolMetrics(
       },
     },
     {
+      name: 'mailrelay_spool_senders_complete',
+      help: "1 when every outgoing message's original sender has been read, so the sender gauges are complete; 0 while a scan is still reading heads (the sender gauges then count only the messages read so far).",
+      type: 'gauge',
+      collect(sample) {
+        const s = snapshot();
+        if (s) sample('', (s.pendingSenders ?? 0) === 0 ? 1 : 0);
+      },
+    },
+    {
       name: 'mailrelay_spool_deferred_messages',
       help: 'Outgoing messages waiting for a retry after a failed delivery (IceWarp: _outgoing/retry and _outgoing/priority_*; Postfix: the deferred queue).',
       type: 'gauge',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseOriginalSender } from '../spool/layout.js';
-import { addSpam, DEFAULT_SPAM_SIZE, writeQueue, type QueueOptions } from './queue.js';
+import { addSpam, DEFAULT_SPAM_SIZE, writeLargeQueue, writeQueue, type QueueOptions } from './queue.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -106,5 +106,36 @@ describe('addSpam', () => {
     expect(w.names.sort()).toEqual([...names].sort());
     expect(new Set(w.sizes)).toEqual(new Set([4000]));
     expect(new Set(w.senders)).toEqual(new Set(['x@evil.test']));
+  });
+});
+
+describe('writeLargeQueue', () => {
+  it('fills each folder with the count asked, its senders in the shares asked, as its ground truth says', () => {
+    const dir = tempDir();
+    const truth = writeLargeQueue(dir, {
+      seed: 7,
+      folders: { _outgoing: 300, '_outgoing/retry': 500, '_outgoing/priority_1': 200 },
+      spamSender: 'willm.b@orange.fr',
+      spamShare: 0.7,
+      bounceShare: 0.05,
+      oneOffShare: 0.05,
+      nowMs: NOW,
+    });
+    const walked = { _outgoing: walk(join(dir, '_outgoing')), '_outgoing/retry': walk(join(dir, '_outgoing/retry')), '_outgoing/priority_1': walk(join(dir, '_outgoing/priority_1')) };
+    const senders = new Map<string, number>();
+    for (const [folder, w] of Object.entries(walked)) {
+      expect(truth.folders[folder]).toEqual({ messages: w.names.length, bytes: w.sizes.reduce((a, b) => a + b, 0), oldestMtimeMs: Math.min(...w.mtimes) });
+      for (const s of w.senders) senders.set(s!, (senders.get(s!) ?? 0) + 1);
+    }
+    expect([walked._outgoing.names.length, walked['_outgoing/retry'].names.length, walked['_outgoing/priority_1'].names.length]).toEqual([300, 500, 200]);
+    expect(Object.fromEntries(senders)).toEqual(truth.senders);
+    // The shares, within what 1,000 draws allow.
+    expect(truth.senders['willm.b@orange.fr']).toBeGreaterThan(640);
+    expect(truth.senders['willm.b@orange.fr']).toBeLessThan(760);
+    expect(truth.senders['']).toBeGreaterThan(25);
+    expect(Object.keys(truth.senders).filter((s) => s.startsWith('customer')).length).toBeGreaterThan(25);
+    expect(truth.largestSameSize.outgoing).toBe(truth.senders['willm.b@orange.fr']);
+    // One page per file.
+    expect(Math.max(...Object.values(walked).flatMap((w) => w.sizes))).toBeLessThanOrEqual(4096);
   });
 });

@@ -89,7 +89,7 @@ class QueueWriter {
   }
 
   /** A message file: the Original Sender line, RFC 5322 headers, a body padded to `size` bytes when given. */
-  message(sender: string, opts: { size?: number; subject: string; mtimeMs: number }): Buffer {
+  message(sender: string, opts: { size?: number; subject: string; mtimeMs: number; maxBody?: number }): Buffer {
     const to = `${this.name().toLowerCase().slice(0, 8)}@${this.pick(RECIPIENT_DOMAINES)}`;
     const date = new Date(opts.mtimeMs).toUTCString().replace('GMT', '+0000');
     const head =
@@ -101,14 +101,14 @@ class QueueWriter {
       `Date: ${date}\r\n` +
       `Message-ID: <${this.name()}@domaine.com>\r\n` +
       `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
-    const size = opts.size ?? head.length + 200 + Math.floor(this.random() * 20_000);
+    const size = opts.size ?? head.length + 200 + Math.floor(this.random() * (opts.maxBody ?? 20_000));
     if (size < head.length + 2) throw new Error(`message size ${size} is smaller than its ${head.length}-byte header`);
     const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n';
     const body = line.repeat(Math.ceil((size - head.length) / line.length)).slice(0, size - head.length - 2) + '\r\n';
     return Buffer.from(head + body, 'latin1');
   }
 
-  outgoing(folder: string, sender: string, opts: { size?: number; subject: string; mtimeMs: number }): string {
+  outgoing(folder: string, sender: string, opts: { size?: number; subject: string; mtimeMs: number; maxBody?: number }): string {
     const dir = this.folder(folder);
     const data = this.message(sender, opts);
     const file = `${this.name()}.tmp`;
@@ -232,4 +232,54 @@ export function addSpam(
     );
   }
   return names;
+}
+
+/** Body bytes beyond the 200 every message has, at most, in writeLargeQueue: one page per file. */
+const SMALL_BODY = 1500;
+
+export interface LargeQueueOptions {
+  seed: number;
+  /** Outgoing `.tmp` files per folder, e.g. { _outgoing: 100_000, '_outgoing/retry': 700_000 }. */
+  folders: Record<string, number>;
+  /** The stolen account whose copies (all of one size) make most of an incident's queue. */
+  spamSender: string;
+  /** Shares of the messages: the spam run, bounces (`<>`), one-off senders (each a distinct address); the rest is legitimate mail. */
+  spamShare: number;
+  bounceShare: number;
+  oneOffShare: number;
+  nowMs?: number;
+}
+
+/**
+ * Writes an outgoing queue the size of a relay incident (the benchmark's
+ * million files) and returns its ground truth. Folders are filled in turn;
+ * each message's sender is drawn from the shares, its time from the last two
+ * hours. Every message fits in one 4 KiB page (the spam copies are 2,817
+ * bytes, the others under 2.5 KB), so a million of them stay in the page
+ * cache of a modest machine and a benchmark measures the scan, not the disk.
+ */
+export function writeLargeQueue(mailDir: string, opts: LargeQueueOptions): QueueTruth {
+  const random = seededRandom(opts.seed);
+  const now = seconds(opts.nowMs ?? Date.now());
+  const w = new QueueWriter(mailDir, random, now);
+  w.folder('_outgoing');
+  w.folder('_incoming');
+  let oneOff = 0;
+  for (const [folder, count] of Object.entries(opts.folders)) {
+    for (let i = 0; i < count; i++) {
+      const r = random();
+      const mtimeMs = now - seconds(random() * 2 * 3600_000);
+      if (r < opts.spamShare) {
+        w.outgoing(folder, opts.spamSender, { size: DEFAULT_SPAM_SIZE, subject: 'Your parcel is waiting', mtimeMs });
+      } else if (r < opts.spamShare + opts.bounceShare) {
+        w.outgoing(folder, '', { subject: 'Undelivered Mail Returned to Sender', mtimeMs, maxBody: SMALL_BODY });
+      } else if (r < opts.spamShare + opts.bounceShare + opts.oneOffShare) {
+        w.outgoing(folder, `customer${++oneOff}@${w.pick(RECIPIENT_DOMAINES)}`, { subject: 'Re: order', mtimeMs, maxBody: SMALL_BODY });
+      } else {
+        w.outgoing(folder, w.pick(LEGIT_SENDERS), { subject: 'Facture', mtimeMs, maxBody: SMALL_BODY });
+      }
+    }
+  }
+  w.truth.orphans['_incoming'] = { tmp: 0, dat: 0 };
+  return w.finish();
 }

@@ -47,6 +47,9 @@ describe('queue folders and files', () => {
     expect(['a.tmp', 'B.TMP', 'c.dat', 'd.tm$', 'desktop.ini', '.tmp', 'lock'].map(messageFileKind)).toEqual([
       'tmp', 'tmp', 'dat', 'tm$', undefined, undefined, undefined,
     ]);
+    expect(['e.Dat', 'f.tM$', 'g.TM$', 'h.tmq', 'i.dap', 'j.tmpx', 'k.xtmp', 'l tmp', 'm.t$p', 'n.TMP ', 'ab.tmp'].map(messageFileKind)).toEqual([
+      'dat', 'tm$', 'tm$', undefined, undefined, undefined, undefined, undefined, undefined, undefined, 'tmp',
+    ]);
     expect(isOutgoingMessage('x.tm$')).toBe(false);
     expect(stemOf('ABC123.tmp')).toBe('ABC123');
   });

@@ -36,12 +36,24 @@ export function isDeferredFolder(folder: string): boolean {
 
 export type MessageFileKind = 'tmp' | 'dat' | 'tm$';
 
-/** The kind of a queue file by its extension (case-insensitive, as on Windows), or undefined for other files. */
+/**
+ * The kind of a queue file by its extension (case-insensitive, as on Windows),
+ * or undefined for other files. Called for every name of every scan: it reads
+ * character codes rather than slicing and lowercasing a copy.
+ */
 export function messageFileKind(name: string): MessageFileKind | undefined {
-  const dot = name.lastIndexOf('.');
-  if (dot <= 0) return undefined;
-  const ext = name.slice(dot + 1).toLowerCase();
-  return ext === 'tmp' || ext === 'dat' || ext === 'tm$' ? ext : undefined;
+  const n = name.length;
+  // ".xyz" with something before the dot.
+  if (n < 5 || name.charCodeAt(n - 4) !== 0x2e) return undefined;
+  const a = name.charCodeAt(n - 3) | 0x20;
+  const b = name.charCodeAt(n - 2) | 0x20;
+  const c = name.charCodeAt(n - 1);
+  if (a === 0x74 && b === 0x6d) {
+    if ((c | 0x20) === 0x70) return 'tmp'; // t m p
+    if (c === 0x24) return 'tm$';
+    return undefined;
+  }
+  return a === 0x64 && b === 0x61 && (c | 0x20) === 0x74 ? 'dat' : undefined; // d a t
 }
 
 /** The name without its extension: a `.tmp` and a `.dat` with the same stem are a pair. */
@@ -61,9 +73,12 @@ export const HEAD_BYTES = 4096;
 export const MAX_SENDER_LENGTH = 254;
 export const UNKNOWN_SENDER = '__unknown__';
 
-// "original sender", any case, a space or hyphen between the words, an
-// optional colon, the address with or without angle brackets.
-const ORIGINAL_SENDER = /^original[ -]sender[ \t]*:?[ \t]*<?([^\s<>]*)>?/im;
+/**
+ * "original sender", any case, a space or hyphen between the words, an
+ * optional colon, the address with or without angle brackets. Exported for
+ * the head-reading worker threads, which get it as source and flags.
+ */
+export const ORIGINAL_SENDER = /^original[ -]sender[ \t]*:?[ \t]*<?([^\s<>]*)>?/im;
 
 /**
  * The envelope sender from the head of an outgoing `.tmp` file, lowercased
@@ -72,9 +87,13 @@ const ORIGINAL_SENDER = /^original[ -]sender[ \t]*:?[ \t]*<?([^\s<>]*)>?/im;
  */
 export function parseOriginalSender(head: string): string | undefined {
   const m = ORIGINAL_SENDER.exec(head);
-  if (!m) return undefined;
+  return m ? normalizeSender(m[1]!) : undefined;
+}
+
+/** The address as the Original Sender line gives it (what ORIGINAL_SENDER captured), as parseOriginalSender returns it. */
+export function normalizeSender(raw: string): string {
   // eslint-disable-next-line no-control-regex
-  return m[1]!.toLowerCase().replace(/[\u0000-\u001f\u007f]/g, '\ufffd').slice(0, MAX_SENDER_LENGTH);
+  return raw.toLowerCase().replace(/[\u0000-\u001f\u007f]/g, '\ufffd').slice(0, MAX_SENDER_LENGTH);
 }
 
 /**
@@ -101,12 +120,20 @@ export function isNotRegularFile(err: unknown): boolean {
   return code === 'ENOTREG' || code === 'ELOOP' || code === 'EISDIR';
 }
 
-/** Reads the start of a queue file into buf without ever blocking on a non-regular file; returns the bytes read. */
-export function readHeadSync(path: string | Buffer, buf: Buffer): number {
+/** What readHeadSync read: the bytes in the buffer, and the size and modification time of the file they came from. */
+export interface HeadRead {
+  bytes: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Reads the start of a queue file into buf without ever blocking on a non-regular file. */
+export function readHeadSync(path: string | Buffer, buf: Buffer): HeadRead {
   const fd = openSync(path, QUEUE_FILE_OPEN_FLAGS);
   try {
-    if (!fstatSync(fd).isFile()) throw new NotRegularFileError(path);
-    return readSync(fd, buf, 0, buf.length, 0);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFileError(path);
+    return { bytes: readSync(fd, buf, 0, buf.length, 0), size: st.size, mtimeMs: st.mtimeMs };
   } finally {
     closeSync(fd);
   }

@@ -4,6 +4,7 @@
 // injected through the SpoolFs layer around the real calls.
 import { execFileSync, spawn } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -48,7 +49,7 @@ function tempDir(): string {
   return d;
 }
 
-function scanner(mailDirectory: string, opts: { fs?: SpoolFs; topSenders?: number; now?: () => number } = {}): SpoolScanner {
+function scanner(mailDirectory: string, opts: { fs?: SpoolFs; topSenders?: number; now?: () => number; workers?: number } = {}): SpoolScanner {
   const s = new SpoolScanner({
     mailDirectory,
     topSenders: opts.topSenders ?? 20,
@@ -56,6 +57,7 @@ function scanner(mailDirectory: string, opts: { fs?: SpoolFs; topSenders?: numbe
     eventDelayMs: 20,
     now: opts.now ?? (() => NOW),
     fs: opts.fs,
+    workers: opts.workers,
   });
   cleanups.push(() => s.stop());
   return s;
@@ -84,6 +86,7 @@ function expected(truth: QueueTruth, topSenders = 20): SpoolSnapshot {
     topSenders: senders.slice(0, topSenders),
     distinctSenders: senders.length,
     largestSameSize: truth.largestSameSize,
+    pendingSenders: 0,
   };
 }
 
@@ -100,12 +103,18 @@ async function until(s: SpoolScanner, check: (snap: SpoolSnapshot) => boolean, w
 
 const folder = (snap: SpoolSnapshot, name: string) => snap.folders.find((f) => f.folder === name);
 
+/** A full scan, both phases: the listing and lstat, then the heads it left to read. */
+async function fullScan(s: SpoolScanner): Promise<void> {
+  await s.fullScan();
+  await s.whenSendersComplete();
+}
+
 describe('SpoolScanner full scan', () => {
   it('reports exactly what the tree holds', async () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot()).toEqual(expected(truth));
     expect(s.status()).toMatchObject({ success: true });
     expect(s.scanErrors()).toBe(0);
@@ -115,7 +124,7 @@ describe('SpoolScanner full scan', () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);
     const s = scanner(dir, { topSenders: 3 });
-    await s.ready;
+    await s.idle();
     expect(s.snapshot()).toEqual(expected(truth, 3));
     s.setTopSenders(1);
     expect(s.snapshot().topSenders).toEqual([{ sender: 'willm.b@orange.fr', messages: 300 }]);
@@ -124,7 +133,7 @@ describe('SpoolScanner full scan', () => {
   it('reports an empty _outgoing and _incoming when they are missing, and no _incoming.bak', async () => {
     const dir = tempDir();
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot().folders).toEqual([
       { folder: '_incoming', queue: 'incoming', deferred: false, messages: 0, bytes: 0, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
       { folder: '_outgoing', queue: 'outgoing', deferred: false, messages: 0, bytes: 0, oldestAgeSeconds: 0 },
@@ -135,7 +144,7 @@ describe('SpoolScanner full scan', () => {
   it('fails, reporting nothing, when the mail directory does not exist', async () => {
     const dir = join(tempDir(), 'nope');
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot().folders).toEqual([]);
     expect(s.status()).toMatchObject({ success: false });
     expect(s.scanErrors()).toBe(1);
@@ -153,7 +162,7 @@ describe('SpoolScanner full scan', () => {
     writeFileSync(join(out, 'e.tmp'), `X-Pad: ${'p'.repeat(5000)}\r\nOriginal Sender: <late@x.org>\r\n`);
     writeFileSync(join(out, 'f.tmp'), '');
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot().topSenders).toEqual([
       { sender: UNKNOWN_SENDER, messages: 3 },
       { sender: 'willm.b@orange.fr', messages: 2 },
@@ -182,7 +191,7 @@ describe('SpoolScanner full scan', () => {
     symlinkSync(join(outside, 'elsewhere'), join(out, 'priority_9'));
     symlinkSync(join(outside, 'elsewhere'), join(dir, '_incoming.bak'));
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     const snap = s.snapshot();
     expect(snap.folders.map((f) => f.folder)).toEqual(['_incoming', '_outgoing']);
     expect(folder(snap, '_outgoing')).toMatchObject({ messages: 2, bytes: 2 * Buffer.byteLength(msg) });
@@ -200,7 +209,7 @@ describe('SpoolScanner full scan', () => {
     writeFileSync(bytes(join(dir, '_incoming'), 'r\u00e9ponse.dat'), 'yy');
     mkdirSync(bytes(join(dir, '_outgoing'), 'priorit\u00e9'));
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot().folders).toEqual([
       { folder: '_incoming', queue: 'incoming', deferred: false, messages: 1, bytes: 3, oldestAgeSeconds: 0, orphans: { tmp: 0, dat: 0 } },
       expect.objectContaining({ folder: '_outgoing', messages: 1 }),
@@ -220,15 +229,19 @@ describe('SpoolScanner full scan', () => {
     symlinkSync(outside, join(dir, '_outgoing', 'priority_9'));
     const untyped: SpoolFs = {
       ...nodeSpoolFs,
-      async opendir(p) {
-        const real = await nodeSpoolFs.opendir(p);
-        return (async function* () {
-          for await (const d of real) yield { name: d.name, isFile: () => false, isDirectory: () => false, isSymbolicLink: () => false };
-        })();
+      opendir(p) {
+        const real = nodeSpoolFs.opendir(p);
+        return {
+          readSync() {
+            const d = real.readSync();
+            return d && { name: d.name, isFile: () => false, isDirectory: () => false, isSymbolicLink: () => false };
+          },
+          closeSync: () => real.closeSync(),
+        };
       },
     };
     const s = scanner(dir, { fs: untyped });
-    await s.ready;
+    await s.idle();
     expect(s.snapshot()).toEqual(expected(truth));
   });
 
@@ -238,14 +251,14 @@ describe('SpoolScanner full scan', () => {
     let reads = 0;
     const counting: SpoolFs = { ...nodeSpoolFs, readHead: (p, b) => (reads++, nodeSpoolFs.readHead(p, b)) };
     const s = scanner(dir, { fs: counting });
-    await s.ready;
+    await s.idle();
     const outgoing = Object.values(truth.senders).reduce((a, b) => a + b, 0);
     expect(reads).toBe(outgoing);
-    await s.fullScan();
+    await fullScan(s);
     expect(reads).toBe(outgoing);
     // A changed file is read again.
     const [name] = addSpam(dir, 1, { sender: 'new@x.org', seed: 5, nowMs: NOW });
-    await s.fullScan();
+    await fullScan(s);
     expect(reads).toBe(outgoing + 1);
     expect(s.snapshot().topSenders).toContainEqual({ sender: 'new@x.org', messages: 1 });
     expect(name).toMatch(/\.tmp$/);
@@ -259,7 +272,7 @@ describe('SpoolScanner faults', () => {
     let denied = true;
     const faulty: SpoolFs = {
       ...nodeSpoolFs,
-      opendir: async (p) => {
+      opendir: (p) => {
         if (denied && p.endsWith(join('_outgoing', 'retry'))) {
           throw Object.assign(new Error(`EACCES: permission denied, opendir '${p}'`), { code: 'EACCES' });
         }
@@ -267,7 +280,7 @@ describe('SpoolScanner faults', () => {
       },
     };
     const s = scanner(dir, { fs: faulty });
-    await s.ready;
+    await s.idle();
     const full = expected(truth);
     const snap = s.snapshot();
     expect(s.status()).toMatchObject({ success: false });
@@ -276,7 +289,7 @@ describe('SpoolScanner faults', () => {
     expect(spamIn(dir, '_outgoing/retry')).toBeGreaterThan(0);
     expect(snap.topSenders.find((t) => t.sender === 'willm.b@orange.fr')!.messages).toBe(300 - spamIn(dir, '_outgoing/retry'));
     denied = false;
-    await s.fullScan();
+    await fullScan(s);
     expect(s.status()).toMatchObject({ success: true });
     expect(s.snapshot()).toEqual(full);
     expect(s.scanErrors()).toBe(1);
@@ -286,27 +299,27 @@ describe('SpoolScanner faults', () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);
     const victims = new Set<string>();
-    let seen = 0;
+    const vanish = (p: string | Buffer): void => {
+      if (!existsSync(p)) return; // (the file events of a vanished file make the scanner look at it again)
+      unlinkSync(p);
+      victims.add(String(p));
+    };
+    let stats = 0;
+    let reads = 0;
     const vanishing: SpoolFs = {
       ...nodeSpoolFs,
       // Every 10th message disappears between the listing and its stat; every 10th+5 between the stat and the head read.
       lstat: (p) => {
-        if (String(p).endsWith('.tmp') && seen++ % 10 === 0 && String(p).includes(`_outgoing${'/'}`)) {
-          unlinkSync(p);
-          victims.add(String(p));
-        }
+        if (String(p).endsWith('.tmp') && stats++ % 10 === 0 && String(p).includes(`_outgoing${'/'}`)) vanish(p);
         return nodeSpoolFs.lstat(p);
       },
       readHead: (p, b) => {
-        if (seen % 10 === 5) {
-          unlinkSync(p);
-          victims.add(String(p));
-        }
+        if (reads++ % 10 === 5) vanish(p);
         return nodeSpoolFs.readHead(p, b);
       },
     };
     const s = scanner(dir, { fs: vanishing });
-    await s.ready;
+    await s.idle();
     expect(victims.size).toBeGreaterThan(10);
     const outgoing = s.snapshot().folders.filter((f) => f.queue === 'outgoing').reduce((n, f) => n + f.messages, 0);
     const written = Object.values(truth.senders).reduce((a, b) => a + b, 0);
@@ -320,15 +333,111 @@ describe('SpoolScanner faults', () => {
     writeQueue(dir, OPTS);
     const deaf: SpoolFs = { ...nodeSpoolFs, watch: (p) => nodeSpoolFs.watch(p, () => undefined) };
     const s = scanner(dir, { fs: deaf });
-    await s.ready;
+    await s.idle();
     rmSync(join(dir, '_outgoing', 'retry'), { recursive: true });
     addSpam(dir, 4, { sender: 'late@x.org', seed: 9, nowMs: NOW });
     const truth = writeQueue(tempDir(), OPTS); // the same seed: the same tree, to recompute the expectation
-    await s.fullScan();
+    await fullScan(s);
     const snap = s.snapshot();
     expect(folder(snap, '_outgoing/retry')).toBeUndefined();
     expect(folder(snap, '_outgoing')!.messages).toBe(truth.folders['_outgoing']!.messages + 4);
     expect(snap.topSenders).toContainEqual({ sender: 'late@x.org', messages: 4 });
+  });
+});
+
+describe('SpoolScanner two phases', () => {
+  /** A queue large enough that its heads are read by the worker threads, with the senders a queue has. */
+  function largeQueue(dir: string): QueueTruth {
+    const truth = writeQueue(dir, { ...OPTS, legitimateMessages: 600, spamMessages: 2600 });
+    const out = join(dir, '_outgoing');
+    const add = (name: string | Buffer, text: string, sender: string) => {
+      writeFileSync(Buffer.isBuffer(name) ? Buffer.concat([Buffer.from(out + '/'), name]) : join(out, name), text);
+      truth.folders['_outgoing']!.messages++;
+      truth.folders['_outgoing']!.bytes += Buffer.byteLength(text);
+      truth.senders[sender] = (truth.senders[sender] ?? 0) + 1;
+    };
+    add('bounce.tmp', 'Original Sender: <>\r\n\r\nbounce', NULL_SENDER);
+    add('none.tmp', 'Subject: no sender line\r\n\r\nbody', UNKNOWN_SENDER);
+    add(Buffer.from('caf\u00e9-latin1.tmp', 'latin1'), 'Original Sender: <Jean.Dupont@Domaine.com>\r\n\r\nbody', 'jean.dupont@domaine.com');
+    return truth;
+  }
+
+  it('is ready with exact depth, bytes and ages before the senders are read, which then fill in without ever overshooting', async () => {
+    const dir = tempDir();
+    const truth = largeQueue(dir);
+    const s = scanner(dir, { topSenders: 100 });
+    await s.ready;
+    const full = expected(truth, 100);
+    const outgoing = full.folders.filter((f) => f.queue === 'outgoing').reduce((n, f) => n + f.messages, 0);
+    let partial = 0;
+    for (;;) {
+      const snap = s.snapshot();
+      const pending = snap.pendingSenders!;
+      expect(snap.folders).toEqual(full.folders);
+      expect(snap.largestSameSize).toEqual(full.largestSameSize);
+      // Every message is either pending or counted under its one sender, and no sender has more than it should.
+      expect(pending + snap.topSenders.reduce((n, t) => n + t.messages, 0)).toBe(outgoing);
+      for (const t of snap.topSenders) expect(t.messages).toBeLessThanOrEqual(truth.senders[t.sender === NULL_SENDER ? '' : t.sender] ?? truth.senders[t.sender]!);
+      if (pending === 0) break;
+      partial++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(partial).toBeGreaterThan(0);
+    expect(s.sendersComplete()).toBe(true);
+    expect(s.snapshot()).toEqual(full);
+    expect(s.scanErrors()).toBe(0);
+  });
+
+  it('reads heads on worker threads as exactly as on the main thread', async () => {
+    const dir = tempDir();
+    const truth = largeQueue(dir);
+    const [threads, inline] = [scanner(dir, { topSenders: 100 }), scanner(dir, { topSenders: 100, workers: 0 })];
+    await Promise.all([threads.idle(), inline.idle()]);
+    expect(threads.snapshot()).toEqual(expected(truth, 100));
+    expect(inline.snapshot()).toEqual(threads.snapshot());
+  });
+
+  it('between the phases, takes a file that vanished, became a FIFO or was rewritten for what it is now', async () => {
+    const dir = tempDir();
+    const truth = largeQueue(dir);
+    const out = join(dir, '_outgoing');
+    const names = readdirSync(out).filter((n) => n.endsWith('.tmp') && n.length > 12).slice(0, 3);
+    const [gone, fifo, rewritten] = names.map((n) => join(out, n)) as [string, string, string];
+    const senderOf = (p: string) => /Original Sender: <([^>]*)>/.exec(readFileSync(p, 'latin1'))![1]!;
+    const done = new Set<string>();
+    let afterStat: string | undefined;
+    const changing: SpoolFs = {
+      ...nodeSpoolFs,
+      lstat(p) {
+        // Each change is made at the next lstat after the victim's own, so the victim was stat'ed as it was.
+        if (afterStat && !done.has(afterStat)) {
+          const victim = afterStat;
+          done.add(victim);
+          const sender = senderOf(victim);
+          truth.senders[sender]!--;
+          if (victim === gone) unlinkSync(victim);
+          if (victim === fifo) (unlinkSync(victim), execFileSync('mkfifo', [victim]));
+          if (victim === rewritten) {
+            writeFileSync(victim, 'Original Sender: <rewritten@x.org>\r\n\r\nlonger body than before, and another sender');
+            truth.senders['rewritten@x.org'] = 1;
+          }
+        }
+        afterStat = [gone, fifo, rewritten].includes(String(p)) ? String(p) : undefined;
+        return nodeSpoolFs.lstat(p);
+      },
+    };
+    const s = scanner(dir, { fs: changing, topSenders: 100 });
+    await s.idle();
+    expect(done.size).toBe(3);
+    // Their file events bring depth and bytes in line too.
+    await until(s, (x) => folder(x, '_outgoing')!.messages === truth.folders['_outgoing']!.messages - 2, 'the vanished and FIFO files to go');
+    await s.idle();
+    const snap = s.snapshot();
+    const senders = Object.entries(truth.senders).filter(([, n]) => n > 0).map(([sender, messages]) => ({ sender: sender || NULL_SENDER, messages }));
+    senders.sort((a, b) => b.messages - a.messages || (a.sender < b.sender ? -1 : 1));
+    expect(snap.topSenders).toEqual(senders);
+    expect(snap.pendingSenders).toBe(0);
+    expect(s.scanErrors()).toBe(0);
   });
 });
 
@@ -365,7 +474,7 @@ describe('SpoolScanner and files swapped for something else', () => {
     }, 10);
     cleanups.push(() => clearInterval(ticker));
     const s = scanner(dir, { fs: swapping });
-    await s.ready;
+    await s.idle();
     await new Promise((r) => setTimeout(r, 50));
     expect(swaps).toBe(1);
     expect(longestStallMs).toBeLessThan(1000);
@@ -388,7 +497,7 @@ describe('SpoolScanner live', () => {
     const dir = tempDir();
     const truth = writeQueue(dir, OPTS);
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     const before = folder(s.snapshot(), '_outgoing')!.messages;
     const names = addSpam(dir, 25, { sender: 'live@evil.test', size: 5000, seed: 11, nowMs: NOW });
     let snap = await until(s, (x) => folder(x, '_outgoing')!.messages === before + 25, '25 new messages');
@@ -411,7 +520,7 @@ describe('SpoolScanner live', () => {
     const dir = tempDir();
     mkdirSync(join(dir, '_outgoing'));
     const s = scanner(dir);
-    await s.ready;
+    await s.idle();
     expect(folder(s.snapshot(), '_incoming.bak')).toBeUndefined();
 
     // An admin renames _incoming after an overload; IceWarp makes a new one.
@@ -460,7 +569,7 @@ describe('SpoolScanner live', () => {
       writeFileSync(join(out, name), 'Original Sender: <a@b.c>\r\n');
       utimesSync(join(out, name), (NOW - ageS * 1000) / 1000, (NOW - ageS * 1000) / 1000);
     }
-    await s.ready;
+    await s.idle();
     await until(s, (x) => folder(x, '_outgoing')!.messages === 2, 'two messages');
     expect(folder(s.snapshot(), '_outgoing')!.oldestAgeSeconds).toBe(500);
     now += 100_000;
@@ -474,11 +583,11 @@ describe('SpoolScanner mail directory', () => {
   it('counts a missing mail directory at every scan, and reports the queues once it appears', async () => {
     const dir = join(tempDir(), 'mail');
     const s = scanner(dir);
-    await s.ready;
-    await s.fullScan();
+    await s.idle();
+    await fullScan(s);
     expect(s.scanErrors()).toBe(2);
     writeQueue(dir, OPTS);
-    await s.fullScan();
+    await fullScan(s);
     expect(s.status()).toMatchObject({ success: true });
     expect(s.snapshot()).toEqual(expected(writeQueue(tempDir(), OPTS)));
   });
@@ -489,7 +598,7 @@ describe('SpoolScanner mail directory', () => {
     const link = join(tempDir(), 'mail');
     symlinkSync(real, link);
     const s = scanner(link);
-    await s.ready;
+    await s.idle();
     expect(s.snapshot()).toEqual(expected(truth));
   });
 });

@@ -3,20 +3,47 @@
 // heals missed events. A scrape only reads the summary; it never waits for a
 // scan and never touches the disk.
 //
+// A scan has two phases. The first lists each queue folder and lstats its
+// files: that is all the depth, bytes and oldest age need, and `ready`
+// resolves when it is done. The second reads the head of each outgoing
+// message not known yet, to find its original sender; it runs behind the
+// first, on worker threads for large batches, while scrapes and file events
+// go on, and the sender figures fill in as it goes (snapshot().pendingSenders
+// says how many are still to read). A rescan reuses what it knows: a file
+// with the same size and modification time is not read again, so a rescan of
+// an unchanged queue is one listing and one lstat per file.
+//
 // Why fs.watch and not chokidar: chokidar stats every file it watches and
 // keeps a record per file, i.e. a second walk of a 200,000-file queue and its
 // memory again; one non-recursive inotify watch per queue folder tells us the
 // names that changed, and we lstat just those.
 //
-// Why synchronous lstat/open/read in small time-boxed slices: a scan of
-// 100,000 files through fs/promises queues ~400,000 requests on libuv's four
-// threads and took 6-12 s here; the same calls made synchronously take under
-// 1 s. Each slice runs at most SLICE_MS before yielding, so a scrape waits at
-// most that long.
-import { lstatSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import { opendir } from 'node:fs/promises';
+// Why synchronous calls, not fs/promises: through fs/promises each call is a
+// libuv request, a thread hop and a promise, several microseconds of
+// main-thread time per file, more than the system call itself; the same
+// calls made synchronously cost about the system call. The main thread lists
+// folders and keeps the summary in time-boxed slices (each runs at most
+// SLICE_MS before yielding, so a scrape waits at most that long); the bulk
+// of the system calls, the lstat of a large folder's files and the head
+// reads, run synchronously on two worker threads (workers.ts), the second
+// core, and come back as typed arrays. Small batches (file events) stay on
+// the main thread, where they cost less than a message to a worker.
+import { lstatSync, opendirSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { Logger } from '../logger.js';
+import {
+  HEAD_FAILED,
+  HEAD_GONE,
+  HEAD_NOT_REGULAR,
+  HEAD_NO_SENDER,
+  QueueFileWorkers,
+  STAT_FAILED,
+  STAT_FILE,
+  STAT_GONE,
+  STAT_OTHER,
+  type HeadBatch,
+  type StatBatch,
+} from './workers.js';
 import {
   HEAD_BYTES,
   INCOMING,
@@ -24,20 +51,28 @@ import {
   OUTGOING,
   UNKNOWN_SENDER,
   isNotRegularFile,
-  isOutgoingMessage,
   messageFileKind,
+  normalizeSender,
   parseOriginalSender,
   queueOfFolder,
   readHeadSync,
+  type HeadRead,
 } from './layout.js';
 import { SpoolSummary, type SpoolSnapshot } from './summary.js';
 
-/** A directory entry with its name as raw bytes. */
+/** A directory entry; its name as latin1, one char per byte, so a name that is not UTF-8 is kept exactly. */
 export interface QueueDirent {
-  name: Buffer;
+  name: string;
   isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
+}
+
+/** An open directory, read one entry at a time (the entries come from the kernel in batches). */
+export interface QueueDir {
+  /** The next entry, or null at the end. */
+  readSync(): QueueDirent | null;
+  closeSync(): void;
 }
 
 /**
@@ -46,17 +81,17 @@ export interface QueueDirent {
  * UTF-8 (Latin-1 from a Windows copy) must still be found and stat'ed.
  */
 export interface SpoolFs {
-  opendir(path: string): Promise<AsyncIterable<QueueDirent>>;
+  opendir(path: string): QueueDir;
   /** lstat; undefined when the path does not exist. */
   lstat(path: string | Buffer): Stats | undefined;
-  /** Reads the start of a regular file into buf, never blocking (see readHeadSync); returns the bytes read. */
-  readHead(path: string | Buffer, buf: Buffer): number;
+  /** Reads the start of a regular file into buf, never blocking (see readHeadSync). */
+  readHead(path: string | Buffer, buf: Buffer): HeadRead;
   watch(path: string, listener: (event: string, filename: Buffer | null) => void): FSWatcher;
 }
 
 export const nodeSpoolFs: SpoolFs = {
-  // Node types Dir entries as string names; with encoding 'buffer' they are Buffers.
-  opendir: async (path) => (await opendir(path, { bufferSize: 512, encoding: 'buffer' as BufferEncoding })) as unknown as AsyncIterable<QueueDirent>,
+  // 'latin1' names: one char per byte, no Buffer per entry, and nothing lost for names that are not UTF-8.
+  opendir: (path) => opendirSync(path, { encoding: 'latin1', bufferSize: 1024 }),
   lstat: (path) => lstatSync(path, { throwIfNoEntry: false }),
   readHead: readHeadSync,
   watch: (path, listener) => watch(path, { persistent: false, encoding: 'buffer' }, (event, filename) => listener(event, filename)),
@@ -77,6 +112,10 @@ const MAX_PENDING_NAMES = 20_000;
 const SLICE_MS = 5;
 const SETTLE_MS = 100;
 const RECENTLY_REMOVED = 10_000;
+/** Files per batch handed to a worker (lstat or head): large enough that messaging costs little per file. */
+const BATCH = 1024;
+/** Fewer pending heads than this are read on the main thread: a worker is not worth starting for them. */
+const INLINE_HEADS = 2 * BATCH;
 
 export interface SpoolScannerOptions {
   mailDirectory: string;
@@ -85,6 +124,13 @@ export interface SpoolScannerOptions {
   rescanIntervalMs: number;
   /** How long file events are gathered before they are applied. */
   eventDelayMs?: number;
+  /**
+   * Worker threads for bulk file work (default 2; 0 does it all on the main
+   * thread, in slices): the lstat of folders with more than a batch of
+   * files, and the heads when many are pending. An injected `fs.lstat` or
+   * `fs.readHead` is always honoured: that call is then made on the main thread.
+   */
+  workers?: number;
   now?: () => number;
   fs?: SpoolFs;
   log?: Logger;
@@ -92,10 +138,12 @@ export interface SpoolScannerOptions {
 
 export interface ScanStatus {
   success: boolean;
+  /** The last full scan's first phase: listing and lstat of every queue folder. */
   durationSeconds: number;
 }
 
 export class SpoolScanner {
+  /** Resolves when the first full scan has listed and stat'ed every queue folder: depth, bytes and ages are exact. */
   readonly ready: Promise<void>;
   private readonly summary: SpoolSummary;
   private readonly fs: SpoolFs;
@@ -103,6 +151,7 @@ export class SpoolScanner {
   private readonly eventDelayMs: number;
   private readonly root: string;
   private readonly head = Buffer.allocUnsafe(HEAD_BYTES);
+  private readonly workers: QueueFileWorkers | undefined;
   private readonly watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
   private readonly pendingNames = new Map<string, Set<string>>();
   /** Folders whose existence or identity may have changed. */
@@ -112,10 +161,16 @@ export class SpoolScanner {
   private readonly recentlyRemoved = new Map<string, string>();
   /** Folders (or '' for the mail directory) that could not be read at their last scan. */
   private readonly failing = new Set<string>();
+  /** Raw Original Sender addresses from the workers, normalized once each. */
+  private readonly labels = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
+  /** The second phase while it runs: reading pending heads. */
+  private reading: Promise<void> | undefined;
+  private readonly sendersDone = new Set<() => void>();
   private flushTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private fullScanQueued = false;
+  private workersFailed = false;
   private stopped = false;
   private lastDuration: number | undefined;
   private errors = 0;
@@ -128,6 +183,8 @@ export class SpoolScanner {
     this.now = options.now ?? Date.now;
     this.eventDelayMs = options.eventDelayMs ?? 100;
     this.root = options.mailDirectory;
+    const workers = options.workers ?? 2;
+    this.workers = workers > 0 ? new QueueFileWorkers(workers) : undefined;
     this.watchRoot();
     this.ready = this.fullScan();
     this.setRescanInterval(options.rescanIntervalMs);
@@ -149,6 +206,17 @@ export class SpoolScanner {
     return this.errors;
   }
 
+  /** Whether every outgoing message's sender is read: the sender figures are complete. */
+  sendersComplete(): boolean {
+    return this.summary.pendingSenders() === 0;
+  }
+
+  /** Resolves the next time every known outgoing message's sender is read (at once if it is now). */
+  whenSendersComplete(): Promise<void> {
+    if (this.sendersComplete() && !this.reading) return Promise.resolve();
+    return new Promise((resolve) => this.sendersDone.add(resolve));
+  }
+
   setTopSenders(n: number): void {
     this.summary.setTopN(n);
   }
@@ -162,7 +230,7 @@ export class SpoolScanner {
     }
   }
 
-  /** Runs a full scan after the work in progress; resolves when it is done. */
+  /** Runs a full scan (its first phase) after the work in progress; resolves when it is done. */
   fullScan(): Promise<void> {
     if (this.fullScanQueued) return this.work;
     this.fullScanQueued = true;
@@ -174,9 +242,10 @@ export class SpoolScanner {
     });
   }
 
-  /** Waits for the work queued so far (tests). */
-  idle(): Promise<void> {
-    return this.work;
+  /** Waits for the work queued so far and the head reading it started (tests). */
+  async idle(): Promise<void> {
+    await this.work;
+    await this.whenSendersComplete();
   }
 
   async stop(): Promise<void> {
@@ -185,7 +254,12 @@ export class SpoolScanner {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const { watcher } of this.watchers.values()) watcher.close();
     this.watchers.clear();
+    // Workers first: the batches they hold fail at once instead of being waited for.
+    await this.workers?.stop();
     await this.work;
+    await this.reading;
+    for (const done of this.sendersDone) done();
+    this.sendersDone.clear();
   }
 
   private enqueue(job: () => Promise<void>): Promise<void> {
@@ -197,6 +271,7 @@ export class SpoolScanner {
         this.errors++;
         this.options.log?.error('spool scan failed', { err });
       }
+      this.readPendingHeads();
     });
     this.work = run;
     return run;
@@ -222,8 +297,9 @@ export class SpoolScanner {
   }
 
   /**
-   * Scans one queue folder: what it holds replaces what the summary had. For
-   * `_outgoing`, also finds its subfolders and (deep) scans them.
+   * Lists one queue folder and lstats its files: what it holds replaces what
+   * the summary had. For `_outgoing`, also finds its subfolders and (deep)
+   * scans them.
    */
   private async scanFolder(folder: string, deep: boolean): Promise<void> {
     const path = join(this.root, folder);
@@ -249,28 +325,58 @@ export class SpoolScanner {
     const generation = this.summary.beginScan(folder);
     const subfolders: string[] = [];
     const outgoing = queueOfFolder(folder) === 'outgoing';
+    const paths = new FolderPaths(path);
+    // Full batches of names go to the workers for lstat while the listing goes on; the rest is stat'ed here.
+    const workers = this.fs.lstat === nodeSpoolFs.lstat && !this.workersFailed ? this.workers : undefined;
+    const inFlight = new Set<Promise<void>>();
+    let batch: string[] = [];
+    let failure: unknown;
+    let abandoned = false;
+    let dir: QueueDir | undefined;
     try {
-      const dir = await this.fs.opendir(path);
-      let batch: string[] = [];
-      for await (const d of dir) {
-        if (this.stopped) return;
-        if (d.isDirectory() || (folder === OUTGOING && !d.isFile() && !d.isSymbolicLink() && this.isDirectory(path, d.name))) {
+      dir = this.fs.opendir(path);
+      for (let entries = 0; ; entries++) {
+        // (The clock is read every 64 entries: reading it costs about what handling an entry does.)
+        if ((entries & 63) === 0 && performance.now() - this.lastSlice > SLICE_MS) {
+          await this.yieldSlice();
+          if (this.stopped || !this.summary.hasFolder(folder)) {
+            abandoned = true;
+            break;
+          }
+        }
+        const d = dir.readSync();
+        if (!d) break;
+        if (d.isDirectory() || (folder === OUTGOING && !d.isFile() && !d.isSymbolicLink() && this.isDirectory(paths.of(d.name)))) {
           // (Some file systems give no entry type: then lstat says.)
           if (folder === OUTGOING) subfolders.push(folderLabel(d.name) ?? '');
           continue;
         }
-        const name = d.name.toString('latin1');
-        if (d.isSymbolicLink() || !wanted(name, outgoing)) continue;
-        batch.push(name);
-        if (batch.length >= 256) {
-          await this.applyNames(folder, batch);
-          batch = [];
+        if (d.isSymbolicLink() || !wanted(d.name, outgoing)) continue;
+        if (!workers) {
+          this.applyName(folder, paths, d.name);
+          continue;
         }
+        batch.push(d.name);
+        if (batch.length < BATCH) continue;
+        const job: Promise<void> = this.statOnWorker(workers, folder, paths, batch).finally(() => inFlight.delete(job));
+        inFlight.add(job);
+        batch = [];
+        if (inFlight.size >= 2 * workers.size) await Promise.race(inFlight);
       }
-      await this.applyNames(folder, batch);
     } catch (err) {
-      if (this.stopped) return;
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) {
+      failure = err;
+    } finally {
+      try {
+        dir?.closeSync();
+      } catch {
+        // Already closed, or the folder is gone: nothing to release.
+      }
+    }
+    if (!failure && !abandoned) for (const name of batch) this.applyName(folder, paths, name);
+    await Promise.all(inFlight);
+    if (this.stopped || abandoned) return;
+    if (failure !== undefined) {
+      if (isCode(failure, 'ENOENT') || isCode(failure, 'ENOTDIR')) {
         // It vanished while we read it: the next event or scan says what replaced it.
         this.dropFolder(folder);
         if (ALWAYS_REPORTED.has(folder)) this.summary.addFolder(folder);
@@ -278,7 +384,7 @@ export class SpoolScanner {
         this.scheduleFlush();
         return;
       }
-      this.fail(folder, err);
+      this.fail(folder, failure);
       this.dropFolder(folder);
       return;
     }
@@ -303,17 +409,22 @@ export class SpoolScanner {
     }
   }
 
+  /** Yields to the event loop between slices of work, settling what a scrape will read first. */
+  private async yieldSlice(): Promise<void> {
+    this.settleSoon();
+    await new Promise((r) => setImmediate(r));
+    this.lastSlice = performance.now();
+  }
+
   /** Stats the named files of a folder and records them, in time-boxed slices. */
   private async applyNames(folder: string, names: Iterable<string>): Promise<void> {
-    const dirPath = Buffer.from(join(this.root, folder) + sep);
+    const paths = new FolderPaths(join(this.root, folder));
     for (const name of names) {
       if (performance.now() - this.lastSlice > SLICE_MS) {
-        this.settleSoon();
-        await new Promise((r) => setImmediate(r));
-        this.lastSlice = performance.now();
+        await this.yieldSlice();
         if (this.stopped || !this.summary.hasFolder(folder)) return;
       }
-      this.applyName(folder, dirPath, name);
+      this.applyName(folder, paths, name);
     }
     this.settleSoon();
   }
@@ -321,7 +432,7 @@ export class SpoolScanner {
   /**
    * Recomputes the top senders and stale oldest times at most every
    * SETTLE_MS while a batch is being applied (with 50,000 senders a
-   * recompute costs about a millisecond); each scan and flush settles at its end.
+   * recompute costs well under a millisecond); each scan and flush settles at its end.
    */
   private settleSoon(): void {
     if (performance.now() - this.lastSettle < SETTLE_MS) return;
@@ -329,9 +440,13 @@ export class SpoolScanner {
     this.lastSettle = performance.now();
   }
 
-  /** `name` holds the file name's bytes as latin1 (one char per byte): the summary's key. */
-  private applyName(folder: string, dirPath: Buffer, name: string): void {
-    const path = Buffer.concat([dirPath, Buffer.from(name, 'latin1')]);
+  /**
+   * The first phase for one file: lstat, and record it as it is now. An
+   * outgoing message that is new or changed is recorded pending: the second
+   * phase reads its head. `name` holds the file name's bytes as latin1.
+   */
+  private applyName(folder: string, paths: FolderPaths, name: string): void {
+    const path = paths.of(name);
     let st: Stats | undefined;
     try {
       st = this.fs.lstat(path);
@@ -339,47 +454,183 @@ export class SpoolScanner {
       this.countError(path, err);
       return;
     }
-    if (!st) {
-      this.forget(folder, name);
-      return;
-    }
-    if (!st.isFile()) {
-      // A folder, a symlink (never followed) or a device: not a message.
-      this.summary.removeFile(folder, name);
-      return;
-    }
-    const known = this.summary.file(folder, name);
-    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) {
-      this.summary.touch(folder, name);
-      return;
-    }
-    let sender: string | undefined;
-    if (queueOfFolder(folder) === 'outgoing') {
-      sender = this.recentlyRemoved.size ? this.recentlyRemoved.get(moveKey(name, st)) : undefined;
-      if (sender === undefined) {
-        try {
-          sender = senderLabel(this.head.toString('latin1', 0, this.fs.readHead(path, this.head)));
-        } catch (err) {
-          if (isCode(err, 'ENOENT')) {
-            this.forget(folder, name);
-            return;
-          }
-          if (isNotRegularFile(err)) {
-            // Swapped for a FIFO, a symlink or a folder since the lstat: not a message, as the lstat would have said.
-            this.summary.removeFile(folder, name);
-            return;
-          }
-          this.countError(path, err);
-          sender = UNKNOWN_SENDER;
-        }
-      }
-    }
-    this.summary.putFile(folder, name, { size: st.size, mtimeMs: st.mtimeMs, sender });
+    if (!st) this.forget(folder, name);
+    // A folder, a symlink (never followed) or a device: not a message.
+    else if (!st.isFile()) this.summary.removeFile(folder, name);
+    else this.record(folder, name, st.size, st.mtimeMs);
   }
 
-  private isDirectory(dirPath: string, name: Buffer): boolean {
+  private record(folder: string, name: string, size: number, mtimeMs: number): void {
+    if (this.summary.touchIfUnchanged(folder, name, size, mtimeMs)) return;
+    // A message moved from another folder (to retry) keeps the sender read there.
+    const sender = this.recentlyRemoved.size ? this.recentlyRemoved.get(moveKey(name, { size, mtimeMs })) : undefined;
+    this.summary.putFile(folder, name, { size, mtimeMs, sender });
+  }
+
+  /** The first phase for a batch of names, their lstat made on a worker. */
+  private async statOnWorker(workers: QueueFileWorkers, folder: string, paths: FolderPaths, names: string[]): Promise<void> {
+    let r: StatBatch;
     try {
-      return this.fs.lstat(Buffer.concat([Buffer.from(dirPath + sep), name]))?.isDirectory() ?? false;
+      r = await workers.stat(paths.prefix, names);
+    } catch (err) {
+      if (this.stopped) return;
+      this.workerFailed(err);
+      for (const name of names) this.applyName(folder, paths, name);
+      return;
+    }
+    if (this.stopped) return;
+    for (let i = 0; i < names.length; i++) {
+      const kind = r.kinds[i];
+      if (kind === STAT_FILE) this.record(folder, names[i]!, r.sizes[i]!, r.mtimes[i]!);
+      else if (kind === STAT_OTHER) this.summary.removeFile(folder, names[i]!);
+      else if (kind === STAT_GONE) this.forget(folder, names[i]!);
+      else if (kind === STAT_FAILED) this.errors++;
+    }
+    if (r.firstError) this.options.log?.debug('spool: cannot read file', { err: r.firstError });
+  }
+
+  /** A worker that could not start, or died: from now on the main thread does the work. */
+  private workerFailed(err: unknown): void {
+    if (!this.stopped && !this.workersFailed) this.options.log?.warn('spool: queue file worker failed, working on the main thread', { err: errorText(err) });
+    this.workersFailed = true;
+  }
+
+  // --- the second phase: original senders ---------------------------------
+
+  /** Starts reading the pending heads, unless that is under way; it runs until none is left. */
+  private readPendingHeads(): void {
+    if (this.reading || this.stopped) return;
+    if (this.summary.pendingSenders() === 0) {
+      this.notifySendersComplete();
+      return;
+    }
+    this.reading = this.readHeads()
+      .catch((err: unknown) => {
+        this.errors++;
+        this.options.log?.error('spool: reading message heads failed', { err: errorText(err) });
+      })
+      .finally(() => {
+        this.reading = undefined;
+        this.summary.settle();
+        // Files that turned pending while the last batches were out (events, a rescan) are read now.
+        if (!this.stopped && this.summary.pendingSenders() > 0) this.readPendingHeads();
+        else this.notifySendersComplete();
+      });
+  }
+
+  private notifySendersComplete(): void {
+    for (const done of this.sendersDone) done();
+    this.sendersDone.clear();
+  }
+
+  private async readHeads(): Promise<void> {
+    // Two batches per worker in flight: one being read while the other's result is applied.
+    const inFlight = new Set<Promise<void>>();
+    for (;;) {
+      if (this.stopped) break;
+      const pending = this.summary.pendingSenders();
+      const batch = this.summary.takePending(BATCH);
+      if (!batch) break;
+      const workers = this.fs.readHead === nodeSpoolFs.readHead && !this.workersFailed ? this.workers : undefined;
+      if (!workers || pending < INLINE_HEADS) {
+        await this.readInline(batch.folder, batch.names);
+        continue;
+      }
+      const job: Promise<void> = this.readOnWorker(workers, batch.folder, batch.names).finally(() => inFlight.delete(job));
+      inFlight.add(job);
+      if (inFlight.size >= 2 * workers.size) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  }
+
+  /** Reads heads on the main thread, in time-boxed slices. */
+  private async readInline(folder: string, names: string[]): Promise<void> {
+    const paths = new FolderPaths(join(this.root, folder));
+    for (let i = 0; i < names.length; i++) {
+      if (performance.now() - this.lastSlice > SLICE_MS) {
+        await this.yieldSlice();
+        if (this.stopped) {
+          this.summary.giveBack(folder, names.slice(i));
+          return;
+        }
+      }
+      const name = names[i]!;
+      const path = paths.of(name);
+      let read: HeadRead;
+      try {
+        read = this.fs.readHead(path, this.head);
+      } catch (err) {
+        this.headFailed(folder, name, path, err);
+        continue;
+      }
+      const sender = senderLabel(this.head.toString('latin1', 0, read.bytes));
+      this.summary.setSender(folder, name, sender, read.size, read.mtimeMs);
+    }
+    this.settleSoon();
+  }
+
+  private async readOnWorker(workers: QueueFileWorkers, folder: string, names: string[]): Promise<void> {
+    let result: HeadBatch;
+    try {
+      result = await workers.heads(join(this.root, folder) + sep, names);
+    } catch (err) {
+      this.workerFailed(err);
+      this.summary.giveBack(folder, names);
+      return;
+    }
+    if (this.stopped || !this.summary.hasFolder(folder)) return;
+    const { codes, raws, sizes, mtimes } = result;
+    for (let i = 0; i < names.length; i++) {
+      const code = codes[i]!;
+      const name = names[i]!;
+      if (code >= 0 || code === HEAD_NO_SENDER) {
+        const sender = code >= 0 ? this.labelOf(raws[code]!) : UNKNOWN_SENDER;
+        this.summary.setSender(folder, name, sender, sizes[i]!, mtimes[i]!);
+      } else if (code === HEAD_GONE) {
+        this.forget(folder, name);
+      } else if (code === HEAD_NOT_REGULAR) {
+        this.summary.removeFile(folder, name);
+      } else if (code === HEAD_FAILED) {
+        this.errors++;
+        this.setRecordedSender(folder, name, UNKNOWN_SENDER);
+      }
+    }
+    if (result.firstError) this.options.log?.debug('spool: cannot read file', { err: result.firstError });
+    this.settleSoon();
+  }
+
+  /** The label of a raw Original Sender address from a worker. The cache is bounded by the senders seen lately. */
+  private labelOf(raw: string): string {
+    let label = this.labels.get(raw);
+    if (label === undefined) {
+      if (this.labels.size >= 100_000) this.labels.clear();
+      label = labelOfSender(normalizeSender(raw));
+      this.labels.set(raw, label);
+    }
+    return label;
+  }
+
+  private headFailed(folder: string, name: string, path: string | Buffer, err: unknown): void {
+    if (isCode(err, 'ENOENT')) this.forget(folder, name);
+    // Swapped for a FIFO, a symlink or a folder since the lstat: not a message, as the lstat would have said.
+    else if (isNotRegularFile(err)) this.summary.removeFile(folder, name);
+    else {
+      this.countError(path, err);
+      this.setRecordedSender(folder, name, UNKNOWN_SENDER);
+    }
+  }
+
+  /** Gives a pending file a sender without having read it (its head could not be read). */
+  private setRecordedSender(folder: string, name: string, sender: string): void {
+    const known = this.summary.file(folder, name);
+    if (known) this.summary.setSender(folder, name, sender, known.size, known.mtimeMs);
+  }
+
+  // --- bookkeeping ------------------------------------------------------------
+
+  private isDirectory(path: string | Buffer): boolean {
+    try {
+      return this.fs.lstat(path)?.isDirectory() ?? false;
     } catch {
       return false;
     }
@@ -414,7 +665,7 @@ export class SpoolScanner {
     this.options.log?.warn('spool: cannot read queue folder', { folder: join(this.root, folder), err: errorText(err) });
   }
 
-  private countError(path: Buffer, err: unknown): void {
+  private countError(path: string | Buffer, err: unknown): void {
     this.errors++;
     this.options.log?.debug('spool: cannot read file', { path: path.toString(), err: errorText(err) });
   }
@@ -470,7 +721,7 @@ export class SpoolScanner {
 
   private onEvent(folder: string, outgoing: boolean, raw: Buffer | null): void {
     const filename = raw && raw.toString('latin1');
-    const label = raw && folderLabel(raw);
+    const label = raw && folderLabel(raw.toString('latin1'));
     if (filename === null) {
       this.pendingRescans.add(folder);
     } else if (folder === OUTGOING && label && (this.summary.hasFolder(`${OUTGOING}/${label}`) || !messageFileKind(filename))) {
@@ -537,9 +788,37 @@ export class SpoolScanner {
   }
 }
 
+/**
+ * Paths of the files of one folder. Names are latin1 strings (one char per
+ * byte): an ASCII name is appended as it is, any other is passed as bytes,
+ * so a name that is not valid UTF-8 still reaches the file.
+ */
+class FolderPaths {
+  /** The folder's path with a trailing separator. */
+  readonly prefix: string;
+  private bytes: Buffer | undefined;
+
+  constructor(folderPath: string) {
+    this.prefix = folderPath + sep;
+  }
+
+  of(name: string): string | Buffer {
+    if (ASCII.test(name)) return this.prefix + name;
+    this.bytes ??= Buffer.from(this.prefix);
+    return Buffer.concat([this.bytes, Buffer.from(name, 'latin1')]);
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** The sender label of an outgoing message from its head. */
 export function senderLabel(head: string): string {
-  const sender = parseOriginalSender(head);
+  return labelOfSender(parseOriginalSender(head));
+}
+
+/** The label of a parsed sender: `__unknown__` for none, `<>` for the null sender. */
+function labelOfSender(sender: string | undefined): string {
   if (sender === undefined) return UNKNOWN_SENDER;
   if (sender === '') return NULL_SENDER;
   // The match is a slice of the 4 KiB head, and V8 keeps the whole head
@@ -548,15 +827,17 @@ export function senderLabel(head: string): string {
   return Buffer.from(sender, 'utf8').toString('utf8');
 }
 
-/** A subfolder name as a label value: undefined when it is not valid UTF-8 (such a folder is not tracked). */
-function folderLabel(raw: Buffer): string | undefined {
+/** A subfolder name (latin1, one char per byte) as a label value: undefined when it is not valid UTF-8 (such a folder is not tracked). */
+function folderLabel(latin1: string): string | undefined {
+  const raw = Buffer.from(latin1, 'latin1');
   const name = raw.toString('utf8');
   return Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
 }
 
 /** Files worth a stat: message files of the folder's queue. */
 function wanted(name: string, outgoing: boolean): boolean {
-  return outgoing ? isOutgoingMessage(name) : messageFileKind(name) !== undefined;
+  const kind = messageFileKind(name);
+  return outgoing ? kind === 'tmp' : kind !== undefined;
 }
 
 function moveKey(name: string, st: { size: number; mtimeMs: number }): string {

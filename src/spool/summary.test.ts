@@ -32,6 +32,7 @@ describe('SpoolSummary, outgoing', () => {
       ],
       distinctSenders: 2,
       largestSameSize: { outgoing: 2, incoming: 0 },
+      pendingSenders: 0,
     });
   });
 
@@ -115,6 +116,33 @@ describe('SpoolSummary, outgoing', () => {
     const sorted = [...bySender].map(([sender, messages]) => ({ sender, messages }));
     sorted.sort((a, b) => b.messages - a.messages || (a.sender < b.sender ? -1 : 1));
     expect(snap.topSenders).toEqual(sorted.slice(0, 5));
+  });
+
+  it('finds every file by name through many more additions and removals than its index starts with', () => {
+    const random = seededRandom(11);
+    const s = new SpoolSummary(3);
+    s.addFolder('_outgoing');
+    const truth = new Map<string, number>();
+    for (let i = 0; i < 60_000; i++) {
+      // Names alike but for a few characters, as IceWarp's are; some Latin-1.
+      const name = `${(Math.floor(random() * 20_000) * 7919).toString(16).toUpperCase().padStart(8, '0')}${random() < 0.01 ? '\u00e9' : ''}.tmp`;
+      if (random() < 0.35) {
+        s.removeFile('_outgoing', name);
+        truth.delete(name);
+      } else {
+        const size = 1 + Math.floor(random() * 1000);
+        s.putFile('_outgoing', name, { size, mtimeMs: NOW, sender: 'a' });
+        truth.set(name, size);
+      }
+    }
+    s.settle();
+    expect(s.snapshot(NOW).folders[0]!.messages).toBe(truth.size);
+    for (const [name, size] of truth) expect(s.file('_outgoing', name)?.size, name).toBe(size);
+    expect(s.file('_outgoing', 'NOPE.tmp')).toBeUndefined();
+    for (const name of [...truth.keys()]) s.removeFile('_outgoing', name);
+    s.settle();
+    expect(s.snapshot(NOW).folders[0]).toMatchObject({ messages: 0, bytes: 0 });
+    expect(s.snapshot(NOW).topSenders).toEqual([]);
   });
 
   it('sweeps the files a scan did not see, keeping those put during the scan', () => {

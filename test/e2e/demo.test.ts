@@ -62,7 +62,14 @@ describe('npm run demo', () => {
     const before = sample(await fetchText(`${base}/metrics`), 'mailrelay_log_lines_total')!;
     await waitFor(async () => sample(await fetchText(`${base}/metrics`), 'mailrelay_log_lines_total')! > before, { what: 'live log lines', timeoutMs: 30_000 });
 
-    const metrics = await fetchText(`${base}/metrics`);
+    // The page names the queued senders: they are complete a moment after ready (heads are read after the listing).
+    const metrics = await waitFor(
+      async () => {
+        const text = await fetchText(`${base}/metrics`);
+        return sample(text, 'mailrelay_spool_senders_complete') === 1 && text;
+      },
+      { what: 'the queued senders' },
+    );
     expect(sample(metrics, 'mailrelay_account_sender_recipients_total{account="info@domaine.com",sender="willm.b@orange.fr"}')).toBeGreaterThan(1000);
     const page = await fetchText(`${base}/`);
     const commands = commandsOnPage(page, 'info@domaine.com');

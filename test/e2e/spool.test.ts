@@ -71,8 +71,11 @@ function walkQueue(mail: string, topSenders = 20): Expected {
   const sizes = { outgoing: new Map<number, number>(), incoming: new Map<number, number>() };
   const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
   const outgoingFolders = ['_outgoing', ...findDirs(join(mail, '_outgoing')).map((d) => `_outgoing/${d}`)];
+  let deferred = 0;
   for (const folder of outgoingFolders) {
     const tmps = findFiles(join(mail, folder)).filter((f) => /\.tmp$/i.test(f.name));
+    // IceWarp's retry and priority folders hold the mail waiting for another delivery attempt.
+    if (/^_outgoing\/(retry|priority_.+)$/.test(folder)) deferred += tmps.length;
     series.set(`mailrelay_spool_messages{queue="outgoing",folder="${folder}"}`, tmps.length);
     series.set(`mailrelay_spool_bytes{queue="outgoing",folder="${folder}"}`, tmps.reduce((n, f) => n + f.size, 0));
     oldest.set(folder, tmps.length ? Math.min(...tmps.map((f) => f.mtimeMs)) : undefined);
@@ -115,6 +118,9 @@ function walkQueue(mail: string, topSenders = 20): Expected {
   const ranked = [...senders].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, topSenders);
   for (const [sender, n] of ranked) series.set(`mailrelay_spool_sender_messages{sender="${sender}"}`, n);
   series.set('mailrelay_spool_senders', senders.size);
+  series.set('mailrelay_spool_deferred_messages', deferred);
+  // Every head read: the sender series above are complete.
+  series.set('mailrelay_spool_senders_complete', 1);
   for (const q of ['outgoing', 'incoming'] as const) {
     series.set(`mailrelay_spool_largest_same_size_messages{queue="${q}"}`, Math.max(0, ...sizes[q].values()));
   }
@@ -199,6 +205,8 @@ describe('spool collector, end to end', () => {
     const exporter = await startExporter({ configYaml: `icewarp:\n  mail_directory: ${JSON.stringify(mail)}\n` });
     cleanups.push(() => exporter.stop());
     await waitFor(async () => (await fetchText(`${exporter.url}/-/ready`)).startsWith('Ready'), { what: 'the first scan' });
+    // Ready: depth, bytes and ages are exact; the senders follow once every head is read.
+    await waitFor(async () => (await exporter.metrics()).includes('mailrelay_spool_senders_complete 1'), { what: 'the senders' });
 
     await expectMatches(exporter.metrics, mail);
     const text = await exporter.metrics();
@@ -328,6 +336,6 @@ describe('spool collector, end to end', () => {
       timeoutMs: 10_000,
       what: 'the next rescan to read retry',
     });
-    await expectMatches(metrics, mail);
+    await eventuallyMatches(metrics, mail, 'the senders of retry');
   });
 });

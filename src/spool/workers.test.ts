@@ -1,0 +1,49 @@
+// The worker threads' program on real files: what lstat and the head read
+// report for each kind of file a queue folder may hold.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HEAD_GONE, HEAD_NOT_REGULAR, HEAD_NO_SENDER, QueueFileWorkers, STAT_FILE, STAT_GONE, STAT_OTHER } from './workers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mailrelay-workers-'));
+const workers = new QueueFileWorkers(2, 50);
+afterAll(async () => {
+  await workers.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const latin1 = 'caf\u00e9.tmp';
+writeFileSync(join(dir, 'a.tmp'), 'Original Sender: <A@B.c>\r\n\r\nbody');
+writeFileSync(join(dir, 'b.tmp'), 'Subject: none\r\n\r\nbody');
+writeFileSync(Buffer.concat([Buffer.from(dir + sep), Buffer.from(latin1, 'latin1')]), 'original-sender z@y.x\n');
+execFileSync('mkfifo', [join(dir, 'fifo.tmp')]);
+symlinkSync(join(dir, 'a.tmp'), join(dir, 'link.tmp'));
+mkdirSync(join(dir, 'folder.tmp'));
+const names = ['a.tmp', 'b.tmp', latin1, 'fifo.tmp', 'link.tmp', 'folder.tmp', 'gone.tmp'];
+
+describe('QueueFileWorkers', () => {
+  it('lstats a batch: files with their size and time, anything else as not a message, vanished files as gone', async () => {
+    const r = await workers.stat(dir + sep, names);
+    expect([...r.kinds]).toEqual([STAT_FILE, STAT_FILE, STAT_FILE, STAT_OTHER, STAT_OTHER, STAT_OTHER, STAT_GONE]);
+    expect(r.sizes[0]).toBe(Buffer.byteLength('Original Sender: <A@B.c>\r\n\r\nbody'));
+    expect(r.mtimes[2]).toBeGreaterThan(0);
+    expect(r.firstError).toBeUndefined();
+  });
+
+  it('reads heads without blocking on a FIFO or following a symlink, each sender as written', async () => {
+    const r = await workers.heads(dir + sep, names);
+    const sender = (i: number) => (r.codes[i]! >= 0 ? r.raws[r.codes[i]!] : r.codes[i]);
+    expect(names.map((_, i) => sender(i))).toEqual(['A@B.c', HEAD_NO_SENDER, 'z@y.x', HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_GONE]);
+    expect(r.sizes[0]).toBe(Buffer.byteLength('Original Sender: <A@B.c>\r\n\r\nbody'));
+  });
+
+  it('starts workers again after an idle stop, and refuses work once stopped', async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    expect([...(await workers.stat(dir + sep, ['a.tmp'])).kinds]).toEqual([STAT_FILE]);
+    const stopped = new QueueFileWorkers(1);
+    await stopped.stop();
+    await expect(stopped.stat(dir + sep, ['a.tmp'])).rejects.toThrow(/stopped/);
+  });
+});

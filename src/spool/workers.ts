@@ -1,0 +1,252 @@
+// Worker threads for the two kinds of bulk file work a large queue asks
+// for: lstat of the names a listing found (first phase), and reading
+// message heads for their original sender (second phase). The main thread
+// lists folders and keeps the summary; the system calls, and the objects
+// Node makes for each (a Stats and four Dates per lstat), happen on the
+// workers, on the second core, and come back as typed arrays.
+//
+// The worker's code is the function fileWorkerMain below, started with
+// `eval` from its own text: it runs the same whether the scanner was built
+// to dist/ or is run from source by the tests, and it imports nothing (the
+// sender pattern and open flags come from layout.ts through workerData). It
+// opens files as layout.readHeadSync does: never blocking, never following a
+// symlink, reading only regular files.
+import { Worker } from 'node:worker_threads';
+import { HEAD_BYTES, ORIGINAL_SENDER, QUEUE_FILE_OPEN_FLAGS } from './layout.js';
+
+/** What an lstat found (StatBatch.kinds). */
+export const STAT_FILE = 1;
+/** A folder, a symlink, a FIFO, a device: not a message. */
+export const STAT_OTHER = 2;
+export const STAT_GONE = 3;
+export const STAT_FAILED = 4;
+
+export interface StatBatch {
+  kinds: Uint8Array;
+  sizes: Float64Array;
+  mtimes: Float64Array;
+  /** The first failure of the batch (not a vanished file), for the log. */
+  firstError?: string;
+}
+
+/** What became of one file's head (HeadBatch.codes), when not ≥ 0: an index into raws. */
+export const HEAD_NO_SENDER = -1;
+export const HEAD_GONE = -2;
+export const HEAD_NOT_REGULAR = -3;
+export const HEAD_FAILED = -4;
+
+export interface HeadBatch {
+  /** Per name: an index into raws (the Original Sender as written), or one of the HEAD_* codes. */
+  codes: Int32Array;
+  /** The distinct Original Sender addresses of the batch, as the pattern captured them. */
+  raws: string[];
+  /** Size and modification time of each file read (fstat of the open file), so a changed file is not taken for the one listed. */
+  sizes: Float64Array;
+  mtimes: Float64Array;
+  firstError?: string;
+}
+
+interface Request {
+  id: number;
+  op: 'stat' | 'heads';
+  /** The folder's path with a trailing separator. */
+  dir: string;
+  /** The file names as latin1 (one char per byte), joined by NUL (no file name holds one). */
+  names: string;
+}
+
+/**
+ * The worker's whole program. Self-contained: it is started from its own
+ * source text, so it may use only its parameters and globals.
+ */
+function fileWorkerMain(
+  require: NodeJS.Require,
+  config: { pattern: string; flags: string; headBytes: number; openFlags: number },
+): void {
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const pattern = new RegExp(config.pattern, config.flags);
+  const buf = Buffer.allocUnsafe(config.headBytes);
+  const ascii = /^[\x00-\x7f]*$/;
+  parentPort!.on('message', (req: Request) => {
+    const names = req.names.split('\0');
+    const sizes = new Float64Array(names.length);
+    const mtimes = new Float64Array(names.length);
+    const dirBytes = Buffer.from(req.dir);
+    let firstError: string | undefined;
+    if (req.op === 'stat') {
+      const kinds = new Uint8Array(names.length);
+      for (let i = 0; i < names.length; i++) {
+        // A name that is not ASCII is passed as its bytes: it may not be valid UTF-8.
+        const path = ascii.test(names[i]!) ? req.dir + names[i] : Buffer.concat([dirBytes, Buffer.from(names[i]!, 'latin1')]);
+        try {
+          const st = fs.lstatSync(path, { throwIfNoEntry: false });
+          if (!st) kinds[i] = 3;
+          else if (!st.isFile()) kinds[i] = 2;
+          else {
+            kinds[i] = 1;
+            sizes[i] = st.size;
+            mtimes[i] = st.mtimeMs;
+          }
+        } catch (err) {
+          kinds[i] = 4;
+          firstError ??= `${String(path)}: ${(err as Error).message}`;
+        }
+      }
+      parentPort!.postMessage({ id: req.id, kinds, sizes, mtimes, firstError }, [kinds.buffer, sizes.buffer, mtimes.buffer]);
+      return;
+    }
+    const codes = new Int32Array(names.length);
+    const raws = new Map<string, number>();
+    for (let i = 0; i < names.length; i++) {
+      const path = ascii.test(names[i]!) ? req.dir + names[i] : Buffer.concat([dirBytes, Buffer.from(names[i]!, 'latin1')]);
+      let fd = -1;
+      try {
+        fd = fs.openSync(path, config.openFlags);
+        const st = fs.fstatSync(fd);
+        if (!st.isFile()) {
+          codes[i] = -3;
+          continue;
+        }
+        sizes[i] = st.size;
+        mtimes[i] = st.mtimeMs;
+        const n = fs.readSync(fd, buf, 0, buf.length, 0);
+        const m = pattern.exec(buf.toString('latin1', 0, n));
+        if (!m) {
+          codes[i] = -1;
+          continue;
+        }
+        let raw = raws.get(m[1]!);
+        if (raw === undefined) raws.set(m[1]!, (raw = raws.size));
+        codes[i] = raw;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ENOENT') codes[i] = -2;
+        else if (code === 'ELOOP' || code === 'EISDIR') codes[i] = -3;
+        else {
+          codes[i] = -4;
+          firstError ??= `${String(path)}: ${(err as Error).message}`;
+        }
+      } finally {
+        if (fd >= 0) fs.closeSync(fd);
+      }
+    }
+    parentPort!.postMessage({ id: req.id, codes, sizes, mtimes, raws: [...raws.keys()], firstError }, [codes.buffer, sizes.buffer, mtimes.buffer]);
+  });
+}
+
+const WORKER_SOURCE = `(${fileWorkerMain.toString()})(require, require('node:worker_threads').workerData);`;
+
+interface Waiting {
+  resolve(r: unknown): void;
+  reject(err: Error): void;
+}
+
+/** One worker thread and the batches it was given. */
+class FileWorker {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  private failed: Error | undefined;
+
+  constructor(onExit: (w: FileWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { pattern: ORIGINAL_SENDER.source, flags: ORIGINAL_SENDER.flags, headBytes: HEAD_BYTES, openFlags: QUEUE_FILE_OPEN_FLAGS },
+      // A batch is a thousand names and a 4 KiB buffer: a small heap is plenty. The young
+      // generation would otherwise grow to 32 MB per worker with the Stats each lstat leaves.
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+    });
+    this.worker.unref();
+    this.worker.on('message', (r: { id: number }) => {
+      const w = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      w?.resolve(r);
+    });
+    const fail = (err: Error): void => {
+      this.failed ??= err;
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+      onExit(this);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`queue file worker exited (code ${code})`)));
+  }
+
+  get load(): number {
+    return this.waiting.size;
+  }
+
+  run<T>(op: Request['op'], dir: string, names: readonly string[]): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (r: unknown) => void, reject });
+      this.worker.postMessage({ id, op, dir, names: names.join('\0') } satisfies Request);
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/**
+ * Up to `size` worker threads, started when a batch comes and stopped after
+ * `idleMs` without one, so an exporter whose queue is quiet holds no thread.
+ */
+export class QueueFileWorkers {
+  private readonly workers = new Set<FileWorker>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly size: number,
+    private readonly idleMs = 10_000,
+  ) {}
+
+  /** lstat of `names` in `dir` (with its trailing separator). */
+  stat(dir: string, names: readonly string[]): Promise<StatBatch> {
+    return this.run('stat', dir, names);
+  }
+
+  /** The heads of `names` in `dir` (with its trailing separator), each one's Original Sender. */
+  heads(dir: string, names: readonly string[]): Promise<HeadBatch> {
+    return this.run('heads', dir, names);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await this.terminateAll();
+  }
+
+  /** On the least busy worker, starting one while all are busy and there is room. */
+  private run<T>(op: Request['op'], dir: string, names: readonly string[]): Promise<T> {
+    if (this.stopped) return Promise.reject(new Error('queue file workers stopped'));
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    let best: FileWorker | undefined;
+    for (const w of this.workers) if (!best || w.load < best.load) best = w;
+    if (!best || (best.load > 0 && this.workers.size < this.size)) {
+      best = new FileWorker((w) => this.workers.delete(w));
+      this.workers.add(best);
+    }
+    return best.run<T>(op, dir, names).finally(() => this.idleSoon());
+  }
+
+  private idleSoon(): void {
+    if (this.stopped || this.idleTimer || [...this.workers].some((w) => w.load > 0)) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      void this.terminateAll();
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private async terminateAll(): Promise<void> {
+    const all = [...this.workers];
+    this.workers.clear();
+    await Promise.all(all.map((w) => w.terminate()));
+  }
+}
