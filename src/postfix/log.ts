@@ -39,7 +39,7 @@ import {
 import type { LogParser, LogParserStats } from '../smtp/parser.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
 import { parsePostfixMessage, type PostfixEvent } from './messages.js';
-import { parseSyslogHeader, postfixDaemon, wallSecondsWithYear } from './syslog.js';
+import { postfixDaemon, SyslogScanner, wallSecondsWithYear } from './syslog.js';
 
 export interface PostfixLogOptions {
   localDomains: LocalDomains;
@@ -117,6 +117,11 @@ export class PostfixLog implements LogParser {
   private evicted = 0;
   /** The wall-clock "now" for year inference, refreshed once per batch. */
   private nowWall = 0;
+  private readonly scanner = new SyslogScanner();
+  private lastTag = '';
+  private lastDaemon: string | undefined = undefined;
+  private lastDayKey = -1;
+  private lastDayStart = 0;
 
   constructor(opts: PostfixLogOptions) {
     this.localDomains = opts.localDomains;
@@ -145,35 +150,52 @@ export class PostfixLog implements LogParser {
 
   setTimeZone(zone: string): void {
     this.toUtc = wallClock(zone);
+    this.lastDayKey = -1;
   }
 
   feedLines(_file: string, lines: readonly string[]): void {
     // A year for `Nov 29 18:42:01` is judged against the server's wall clock, read in the log's zone.
     const nowSeconds = Math.floor(this.now() / 1000);
     this.nowWall = nowSeconds + (nowSeconds - this.toUtc(nowSeconds));
+    this.lastDayKey = -1; // a new "now" may move a day into another year
     for (let i = 0; i < lines.length; i++) this.feed(lines[i] as string);
   }
 
   private feed(text: string): void {
     this.lines++;
-    const header = parseSyslogHeader(text);
-    if (header === undefined) {
+    const h = this.scanner;
+    if (!h.scan(text)) {
       // An empty line (a trailing CR, a blank written by hand) is nothing to count.
       if (text.trim() !== '') this.unparsed++;
       return;
     }
-    const t = header.time;
-    const time =
-      t.kind === 'instant' ? Math.floor(t.unixSeconds) : this.toUtc(wallSecondsWithYear(t.month, t.day, t.secondOfDay, this.nowWall));
+    const time = h.wall ? this.toUtc(this.dayStart(h.month, h.day) + h.secondOfDay) : h.unixSeconds;
     this.lastTime = time;
-    const daemon = postfixDaemon(header.tag);
+    const tag = h.tag;
+    if (tag !== this.lastTag) {
+      this.lastTag = tag;
+      this.lastDaemon = postfixDaemon(tag);
+    }
+    const daemon = this.lastDaemon;
     if (daemon === undefined) return; // Dovecot, amavis, opendkim …: same file, not ours
-    const event = parsePostfixMessage(daemon, text, header.messageStart);
+    const event = parsePostfixMessage(daemon, text, h.messageStart);
     if (event === undefined) return;
-    this.handle(event, `${header.tag}[${header.pid}]`, daemon, time);
+    this.handle(event, tag, h.pid, daemon, time);
   }
 
-  private handle(e: PostfixEvent, process: string, daemon: string, time: number): void {
+  /** Wall-clock seconds of a traditional time's day, its year inferred (see wallSecondsWithYear); the last day is kept. */
+  private dayStart(month: number, day: number): number {
+    const key = month * 32 + day;
+    if (key !== this.lastDayKey) {
+      this.lastDayKey = key;
+      this.lastDayStart = wallSecondsWithYear(month, day, 0, this.nowWall);
+    }
+    return this.lastDayStart;
+  }
+
+  private handle(e: PostfixEvent, tag: string, pid: number, daemon: string, time: number): void {
+    // One smtpd process serves one session at a time: its tag and pid name the session.
+    const process = daemon === 'smtpd' ? `${tag}[${pid}]` : '';
     switch (e.kind) {
       case 'connect': {
         this.sessions.delete(process); // a process id serves one session at a time

@@ -29,12 +29,35 @@ export type PostfixEvent =
   /** qmgr: the message left the queue. */
   | { kind: 'removed'; queueId: string };
 
-const SHORT_ID = /^[0-9A-F]{6,}$/;
-const LONG_ID = /^[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}$/;
+/** Short IDs: upper-case hex. */
+function isShortIdChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46);
+}
+
+/** Long IDs: digits and consonants, both cases (no vowels). */
+function isLongIdChar(c: number): boolean {
+  if (c >= 0x30 && c <= 0x39) return true;
+  const l = c | 0x20;
+  return l >= 0x62 && l <= 0x7a && l !== 0x65 && l !== 0x69 && l !== 0x6f && l !== 0x75;
+}
+
+/** Whether the characters from `start` to `end` are a queue ID. */
+function isQueueIdAt(text: string, start: number, end: number): boolean {
+  const n = end - start;
+  if (n < 6) return false;
+  let short = true;
+  let long = n >= 10;
+  for (let i = start; i < end && (short || long); i++) {
+    const c = text.charCodeAt(i);
+    if (short && !isShortIdChar(c)) short = false;
+    if (long && !isLongIdChar(c)) long = false;
+  }
+  return short || long;
+}
 
 /** Whether `s` is a Postfix queue ID (short or long form). */
 export function isQueueId(s: string): boolean {
-  return SHORT_ID.test(s) || LONG_ID.test(s);
+  return isQueueIdAt(s, 0, s.length);
 }
 
 /** The longest address kept (RFC 5321's 64 + 1 + 255 is 320). */
@@ -42,12 +65,18 @@ export const MAX_ADDRESS_LENGTH = 320;
 
 /** The message of one log line by the Postfix daemon `daemon` (`smtpd`, `qmgr` …), from `start`. */
 export function parsePostfixMessage(daemon: string, text: string, start = 0): PostfixEvent | undefined {
-  // `QUEUEID: rest`, `NOQUEUE: rest`, or a message without a queue ID.
-  const colon = text.indexOf(': ', start);
-  const first = colon < 0 ? '' : text.slice(start, colon);
-  if (colon > start && isQueueId(first)) return queueIdMessage(daemon, first, text, colon + 2);
+  // `QUEUEID: rest`, `NOQUEUE: rest`, or a message without a queue ID: the first word ends at `: ` or a space.
+  let colon = start;
+  const end = text.length;
+  while (colon < end) {
+    const c = text.charCodeAt(colon);
+    if (c === 0x3a || c === 0x20) break;
+    colon++;
+  }
+  const hasColon = colon < end && text.charCodeAt(colon) === 0x3a && text.charCodeAt(colon + 1) === 0x20;
+  if (hasColon && isQueueIdAt(text, start, colon)) return queueIdMessage(daemon, text.slice(start, colon), text, colon + 2);
   if (daemon !== 'smtpd') return undefined;
-  if (first === 'NOQUEUE') return rejectMessage(undefined, text, colon + 2);
+  if (hasColon && colon - start === 7 && text.startsWith('NOQUEUE', start)) return rejectMessage(undefined, text, colon + 2);
   if (text.startsWith('connect from ', start)) {
     const peer = peerOf(text, start + 13);
     return peer === undefined ? undefined : { kind: 'connect', peer };
@@ -59,16 +88,17 @@ export function parsePostfixMessage(daemon: string, text: string, start = 0): Po
     const m = / auth=(\d+)/.exec(text.slice(start));
     return { kind: 'disconnect', peer, authOk: m ? Number(m[1]) : 0 };
   }
-  if (first === 'warning') return saslWarning(text, colon + 2);
+  if (hasColon && colon - start === 7 && text.startsWith('warning', start)) return saslWarning(text, colon + 2);
   return undefined;
 }
 
 function queueIdMessage(daemon: string, queueId: string, text: string, p: number): PostfixEvent | undefined {
+  // Most lines: a delivery agent's `to=<`, whatever the agent (smtp, lmtp, virtual, local, pipe, error, qmgr).
+  if (text.startsWith('to=<', p)) return deliveryMessage(queueId, text, p + 4);
   if (daemon === 'smtpd') {
     if (text.startsWith('client=', p)) return clientMessage(queueId, text, p + 7);
     return rejectMessage(queueId, text, p);
   }
-  if (text.startsWith('to=<', p)) return deliveryMessage(queueId, text, p + 4);
   if (daemon !== 'qmgr') return undefined;
   if (text.startsWith('from=<', p)) {
     const m = /^from=<(.*)>, size=\d+, nrcpt=(\d+) /.exec(text.slice(p));
@@ -134,8 +164,15 @@ function deliveryMessage(queueId: string, text: string, p: number): PostfixEvent
   let e = s + 9;
   while (e < text.length && text.charCodeAt(e) !== 0x20) e++;
   const status = text.slice(s + 9, e);
-  const queuedAs = /queued as ([0-9A-Za-z]+)\)?$/.exec(text.slice(e));
-  return { kind: 'delivery', queueId, to, origTo, status, queuedAs: queuedAs?.[1] };
+  // `status=sent (250 2.0.0 Ok: queued as 22F00A3612F)`: the next hop's queue ID, last on the line.
+  let queuedAs: string | undefined;
+  const qa = text.lastIndexOf('queued as ');
+  if (qa > e) {
+    let idEnd = text.length;
+    if (text.charCodeAt(idEnd - 1) === 0x29) idEnd--;
+    if (isQueueIdAt(text, qa + 10, idEnd)) queuedAs = text.slice(qa + 10, idEnd);
+  }
+  return { kind: 'delivery', queueId, to, origTo, status, queuedAs };
 }
 
 /** `warning: name[addr]: SASL LOGIN authentication failed: reason(, sasl_username=U)?` or `… authentication aborted`. */

@@ -7,12 +7,12 @@
 //   maillog_file): wall-clock time of the server's zone, without a year;
 // - RFC 3339 `2026-11-29T18:42:01.562774+00:00` (rsyslog's default
 //   RSYSLOG_FileFormat, as on Debian 12): an instant.
+//
+// The scanner reads a line by character codes and keeps what it found in
+// its fields: the log pipeline calls it for every line, so it allocates
+// nothing but the tag, and computes a date only when the hour changes.
 
 const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
-
-// Month day time[.fraction] host tag[pid]: — the tag stops at a space, `[` or `:`.
-const TRADITIONAL = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? \S+ ([^\s[:]+)(?:\[(\d+)\])?: /;
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2}) \S+ ([^\s[:]+)(?:\[(\d+)\])?: /;
 
 /** A log line's header. */
 export interface SyslogHeader {
@@ -26,36 +26,151 @@ export interface SyslogHeader {
   messageStart: number;
 }
 
+const digit = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : -1);
+const two = (text: string, p: number): number => {
+  const a = digit(text.charCodeAt(p));
+  const b = digit(text.charCodeAt(p + 1));
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+};
+
+/** Scans one line at a time; after scan() returns true, its fields describe that line. */
+export class SyslogScanner {
+  /** true: a traditional time (month, day, secondOfDay); false: an instant (unixSeconds). */
+  wall = false;
+  month = 0;
+  day = 0;
+  secondOfDay = 0;
+  unixSeconds = 0;
+  tag = '';
+  pid = -1;
+  messageStart = 0;
+  // The RFC 3339 hour last seen: `2026-11-29T18`, its offset text and unix seconds.
+  private hourText = '';
+  private hourUnix = 0;
+
+  scan(text: string): boolean {
+    const c0 = text.charCodeAt(0);
+    let p: number;
+    if (c0 >= 0x30 && c0 <= 0x39) p = this.rfc3339(text);
+    else p = this.traditional(text);
+    if (p < 0) return false;
+    // host, then the tag up to `[` or `:`.
+    const host = text.indexOf(' ', p);
+    if (host <= p) return false;
+    const tagStart = host + 1;
+    let q = tagStart;
+    const end = text.length;
+    while (q < end) {
+      const c = text.charCodeAt(q);
+      if (c === 0x5b || c === 0x3a || c === 0x20) break;
+      q++;
+    }
+    if (q === tagStart || q >= end) return false;
+    // The same program as the line before (the usual case) keeps its tag string: no new one a line.
+    const sameTag = q - tagStart === this.tag.length && text.startsWith(this.tag, tagStart);
+    let pid = -1;
+    if (text.charCodeAt(q) === 0x5b) {
+      pid = 0;
+      let r = q + 1;
+      let d: number;
+      while ((d = digit(text.charCodeAt(r))) >= 0) {
+        pid = pid * 10 + d;
+        r++;
+      }
+      if (r === q + 1 || text.charCodeAt(r) !== 0x5d) return false;
+      if (!sameTag) this.tag = text.slice(tagStart, q);
+      q = r + 1;
+    } else if (!sameTag) this.tag = text.slice(tagStart, q);
+    if (text.charCodeAt(q) !== 0x3a || text.charCodeAt(q + 1) !== 0x20) return false;
+    this.pid = pid;
+    this.messageStart = q + 2;
+    return true;
+  }
+
+  /** `2026-11-29T18:42:01[.frac](Z|±hh:mm) `; the position after it, or -1. */
+  private rfc3339(text: string): number {
+    if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) return -1;
+    const minute = two(text, 14);
+    const second = two(text, 17);
+    if (minute < 0 || minute > 59 || second < 0 || second > 60) return -1;
+    let p = 19;
+    if (text.charCodeAt(p) === 0x2e) {
+      p++;
+      while (digit(text.charCodeAt(p)) >= 0) p++;
+    }
+    const z = text.charCodeAt(p);
+    let zoneEnd: number;
+    if (z === 0x5a) zoneEnd = p + 1;
+    else if ((z === 0x2b || z === 0x2d) && text.charCodeAt(p + 3) === 0x3a) zoneEnd = p + 6;
+    else return -1;
+    if (text.charCodeAt(zoneEnd) !== 0x20) return -1;
+    // The date, hour and offset change once an hour: computed then, compared as text otherwise.
+    if (!(text.startsWith(this.hourText, 0) && this.hourText.length === 13 && text.startsWith(this.zoneText, p) && this.zoneText.length === zoneEnd - p)) {
+      const year = two(text, 0) * 100 + two(text, 2);
+      const month = two(text, 5);
+      const day = two(text, 8);
+      const hour = two(text, 11);
+      if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23) return -1;
+      let offset = 0;
+      if (z !== 0x5a) {
+        const oh = two(text, p + 1);
+        const om = two(text, p + 4);
+        if (oh < 0 || om < 0) return -1;
+        offset = (z === 0x2d ? -1 : 1) * (oh * 3600 + om * 60);
+      }
+      this.hourText = text.slice(0, 13);
+      this.zoneText = text.slice(p, zoneEnd);
+      this.hourUnix = Date.UTC(year, month - 1, day, hour) / 1000 - offset;
+    }
+    this.wall = false;
+    this.unixSeconds = this.hourUnix + minute * 60 + second;
+    return zoneEnd + 1;
+  }
+
+  private zoneText = '';
+
+  /** `Nov 29 18:42:01[.frac] ` (a single-digit day padded with a space); the position after it, or -1. */
+  private traditional(text: string): number {
+    const month = MONTHS[text.slice(0, 3)];
+    if (month === undefined || text.charCodeAt(3) !== 0x20) return -1;
+    let p = 4;
+    if (text.charCodeAt(p) === 0x20) p++;
+    let day = digit(text.charCodeAt(p));
+    if (day < 0) return -1;
+    p++;
+    const d2 = digit(text.charCodeAt(p));
+    if (d2 >= 0) {
+      day = day * 10 + d2;
+      p++;
+    }
+    if (text.charCodeAt(p) !== 0x20 || text.charCodeAt(p + 3) !== 0x3a || text.charCodeAt(p + 6) !== 0x3a) return -1;
+    const hour = two(text, p + 1);
+    const minute = two(text, p + 4);
+    const second = two(text, p + 7);
+    if (day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return -1;
+    p += 9;
+    if (text.charCodeAt(p) === 0x2e) {
+      p++;
+      while (digit(text.charCodeAt(p)) >= 0) p++;
+    }
+    if (text.charCodeAt(p) !== 0x20) return -1;
+    this.wall = true;
+    this.month = month;
+    this.day = day;
+    this.secondOfDay = hour * 3600 + minute * 60 + second;
+    return p + 1;
+  }
+}
+
 /** The header of a syslog line, or undefined when the line is not in that layout. */
 export function parseSyslogHeader(text: string): SyslogHeader | undefined {
-  const c = text.charCodeAt(0);
-  if (c >= 0x30 && c <= 0x39) {
-    const m = RFC3339.exec(text);
-    if (!m) return undefined;
-    const month = Number(m[2]);
-    const day = Number(m[3]);
-    const hour = Number(m[4]);
-    const minute = Number(m[5]);
-    const second = Number(m[6]);
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
-    const zone = m[7]!;
-    const offset = zone === 'Z' ? 0 : (zone.charCodeAt(0) === 0x2d ? -1 : 1) * (Number(zone.slice(1, 3)) * 3600 + Number(zone.slice(4, 6)) * 60);
-    const wall = Date.UTC(Number(m[1]), month - 1, day, hour, minute, second) / 1000;
-    return { time: { kind: 'instant', unixSeconds: wall - offset }, tag: m[8]!, pid: m[9] === undefined ? -1 : Number(m[9]), messageStart: m[0].length };
-  }
-  const m = TRADITIONAL.exec(text);
-  if (!m) return undefined;
-  const month = MONTHS[m[1]!];
-  const day = Number(m[2]);
-  const hour = Number(m[3]);
-  const minute = Number(m[4]);
-  const second = Number(m[5]);
-  if (month === undefined || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
+  const s = new SyslogScanner();
+  if (!s.scan(text)) return undefined;
   return {
-    time: { kind: 'wall', month, day, secondOfDay: hour * 3600 + minute * 60 + second },
-    tag: m[6]!,
-    pid: m[7] === undefined ? -1 : Number(m[7]),
-    messageStart: m[0].length,
+    time: s.wall ? { kind: 'wall', month: s.month, day: s.day, secondOfDay: s.secondOfDay } : { kind: 'instant', unixSeconds: s.unixSeconds },
+    tag: s.tag,
+    pid: s.pid,
+    messageStart: s.messageStart,
   };
 }
 
