@@ -10,12 +10,13 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { httpGroup } from './http.js';
 import { logGroup } from './log.js';
+import { postfixGroup } from './postfix.js';
 import { reportGroup } from './logsReport.js';
 import { replaceSection, type BenchGroup } from './report.js';
 import { spoolGroup } from './spool.js';
 
 /** In the order of their sections in BENCHMARKS.md. */
-const GROUPS: readonly BenchGroup[] = [logGroup, spoolGroup, httpGroup, reportGroup];
+const GROUPS: readonly BenchGroup[] = [logGroup, postfixGroup, spoolGroup, httpGroup, reportGroup];
 
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 

@@ -1,4 +1,5 @@
-// `npm run demo`: a live attack on a made-up IceWarp server, offline.
+// `npm run demo`: a live attack on a made-up IceWarp server, offline
+// (`npm run demo -- --mta postfix`: on a Postfix server, see postfixDemo.ts).
 // Writes three hours of SMTP logs (legitimate users, inbound mail, a password
 // spray, and info@domaine.com stolen twenty minutes ago, sending as two
 // forged senders) and a mail queue filling with its spam into ./demo-data,
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { App } from '../app.js';
 import { createLogger } from '../logger.js';
 import { shellWord } from '../runbook.js';
+import { runPostfixDemo } from './postfixDemo.js';
 import { addSpam, writeQueue } from './queue.js';
 import { scenarioLines, type ScenarioOptions } from './scenario.js';
 
@@ -54,9 +56,28 @@ function logFileOf(time: number): string {
   return `s${ymd}.log`;
 }
 
+/** `--mta postfix` (or `--mta=postfix`): the Postfix demo; IceWarp otherwise. */
+function mtaOf(argv: string[]): string {
+  const i = argv.findIndex((a) => a === '--mta' || a.startsWith('--mta='));
+  if (i < 0) return 'icewarp';
+  const mta = argv[i]!.includes('=') ? argv[i]!.slice(6) : argv[i + 1];
+  if (mta !== 'icewarp' && mta !== 'postfix') throw new Error(`--mta ${mta ?? ''}: icewarp or postfix`);
+  return mta;
+}
+
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 10025);
   const root = resolve(process.env.DEMO_DIR ?? 'demo-data');
+  if (mtaOf(process.argv.slice(2)) === 'postfix') {
+    const demo = await runPostfixDemo({ port, root, logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'info') });
+    process.stdout.write(demo.banner);
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    await demo.stop();
+    return;
+  }
   const logs = join(root, 'logs', 'smtp');
   const mail = join(root, 'mail');
   rmSync(root, { recursive: true, force: true });

@@ -38,7 +38,7 @@ import {
 } from '../smtp/facts.js';
 import type { LogParser, LogParserStats } from '../smtp/parser.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
-import { parsePostfixMessage, type PostfixEvent } from './messages.js';
+import { parsePostfixMessage, queueIdEnd, type PostfixEvent } from './messages.js';
 import { postfixDaemon, SyslogScanner, wallSecondsWithYear } from './syslog.js';
 
 export interface PostfixLogOptions {
@@ -178,6 +178,12 @@ export class PostfixLog implements LogParser {
     }
     const daemon = this.lastDaemon;
     if (daemon === undefined) return; // Dovecot, amavis, opendkim …: same file, not ours
+    if (daemon !== 'smtpd') {
+      // Only smtpd opens a message to follow: qmgr and delivery lines of any other queue ID (a re-injected
+      // copy, a bounce, local mail) say nothing the exporter counts, and most lines are such lines.
+      const colon = queueIdEnd(text, h.messageStart);
+      if (colon > 0 && !this.messages.has(text.slice(h.messageStart, colon))) return;
+    }
     const event = parsePostfixMessage(daemon, text, h.messageStart);
     if (event === undefined) return;
     this.handle(event, tag, h.pid, daemon, time);
@@ -283,19 +289,22 @@ export class PostfixLog implements LogParser {
     if (e.queuedAs !== undefined) this.claim(e.queuedAs);
     const m = this.messages.get(e.queueId);
     if (m === undefined || m.mailFrom === undefined) return;
+    let to: string | undefined;
     if (!m.attempted.has(e.to)) {
       if (m.attempted.size >= MAX_RECIPIENTS_PER_MESSAGE) return;
-      m.attempted.add(detach(e.to));
+      to = detach(e.to);
+      m.attempted.add(to);
       this.heldRecipients++;
     }
     // The recipient as the client gave it: an alias expanded into several mailboxes is one RCPT.
     const rcpt = e.origTo ?? e.to;
     if (!m.recipients.has(rcpt)) {
-      const at = rcpt.lastIndexOf('@');
-      const domain = at < 0 ? '' : rcpt.slice(at + 1);
+      const address = e.origTo === undefined ? (to ?? detach(e.to)) : detach(e.origTo);
+      const at = address.lastIndexOf('@');
+      // A slice of the detached address: it holds no line alive.
+      const domain = at < 0 ? '' : address.slice(at + 1);
       const external = this.localDomains.configured ? !this.localDomains.isLocal(domain) : !LOCAL_AGENTS.has(daemon);
-      const address = detach(rcpt);
-      m.recipients.set(address, { address, domain: detach(domain), external });
+      m.recipients.set(address, { address, domain, external });
       this.heldRecipients++;
     }
     if (m.attempted.size >= m.nrcpt) this.finish(e.queueId, m);

@@ -55,6 +55,18 @@ function isQueueIdAt(text: string, start: number, end: number): boolean {
   return short || long;
 }
 
+/** Where the queue ID that starts a message at `start` ends (its `:`), or -1 when the message does not start with one. */
+export function queueIdEnd(text: string, start: number): number {
+  let colon = start;
+  const end = text.length;
+  while (colon < end) {
+    const c = text.charCodeAt(colon);
+    if (c === 0x3a || c === 0x20) break;
+    colon++;
+  }
+  return colon < end && text.charCodeAt(colon) === 0x3a && text.charCodeAt(colon + 1) === 0x20 && isQueueIdAt(text, start, colon) ? colon : -1;
+}
+
 /** Whether `s` is a Postfix queue ID (short or long form). */
 export function isQueueId(s: string): boolean {
   return isQueueIdAt(s, 0, s.length);
