@@ -481,8 +481,11 @@ relay_probe:
       expect(lint).toBe('');
 
       const page = await fetchText(`${base}/`);
+      // The incident console says it first, then lists each target's answer.
+      expect(page).toContain(`The relay probe was accepted by ${open}.`);
       expect(page).toContain('<td>192.0.2.1</td><td>zen.test</td><td>127.0.0.2,127.0.0.4</td>');
-      expect(page).toContain(`<td>${open}</td><td>OPEN RELAY</td>`);
+      expect(page).toMatch(new RegExp(`<tr class="dominant"><td>${open}</td><td>OPEN RELAY: 250 `));
+      expect(page).toMatch(new RegExp(`<tr><td>${closed}</td><td>closed: 554 5\\.7\\.1 .*Relay access denied</td></tr>`));
 
       expect(logs.join('')).toMatch(/level=error msg="open relay: the server accepted a recipient in an external domain without AUTH" target=127\.0\.0\.1:\d+/);
       expect(logs.join('')).toMatch(/level=warn msg="dnsbl: listed" ip=192\.0\.2\.1 zone=zen\.test answer="127\.0\.0\.2,127\.0\.0\.4"/);
