@@ -26,7 +26,37 @@ describe('SlidingSet', () => {
     expect(s.size).toBeLessThanOrEqual(10);
     expect(s.count(1199, 5)).toBe(5); // the five most recent keys
   });
+
+  it('makes room by dropping exactly the least recently seen tenth, the first added first among equal times', () => {
+    // What shedding means, written the slow way: sort by last sighting (stably), drop the first tenth.
+    const reference = (entries: [string, number][]): string[] => {
+      const sorted = [...entries].sort((a, b) => a[1] - b[1]);
+      const victims = Math.max(1, Math.floor(sorted.length / 10));
+      const gone = new Set(sorted.slice(0, victims).map(([k]) => k));
+      return entries.filter(([k]) => !gone.has(k)).map(([k]) => k);
+    };
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 50; round++) {
+      const capacity = 10 + Math.floor(random() * 200);
+      const s = new SlidingSet(capacity);
+      const kept = new Map<string, number>();
+      // Few distinct times: many ties at the cut-off.
+      for (let i = 0; i < capacity; i++) {
+        const time = Math.floor(random() * 5);
+        s.add(`k${i}`, time);
+        kept.set(`k${i}`, time);
+      }
+      s.add('newcomer', 10);
+      expect([...keysOf(s)].sort(), `round ${round}`).toEqual([...reference([...kept]), 'newcomer'].sort());
+    }
+  });
 });
+
+/** The keys a SlidingSet holds (its private map: the test compares them with the slow way's). */
+function keysOf(s: SlidingSet): Set<string> {
+  return new Set((s as unknown as { lastSeen: Map<string, number> }).lastSeen.keys());
+}
 
 describe('RecentActivity', () => {
   const T = Date.UTC(2026, 10, 28, 6, 0, 0) / 1000; // a whole hour
