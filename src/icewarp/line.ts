@@ -1,7 +1,7 @@
 // The IceWarp SMTP log line layout: `<peer> [<thread>] <time> <rest>`.
 // See ../shared/spec/icewarp-formats.md. Hot path: millions of lines per
-// second, so the scanner walks char codes instead of running regexes and
-// only the rare time formats take a slower road.
+// second, so the scanner walks the line's bytes (no string per line, no
+// regex) and only the rare time formats take a slower road.
 
 /**
  * The time written on a line. `clock` is the common `HH:MM:SS` (optionally
@@ -44,11 +44,14 @@ function isHex(c: number): boolean {
 }
 
 /**
- * A reusable scanner: `scan()` fills its fields instead of allocating a
- * LogLine, so the session state machine can read a line by offsets.
+ * A reusable scanner over the bytes of one line: `scan()` fills its fields
+ * (offsets into the buffer) instead of allocating a LogLine, so the session
+ * state machine reads a line without turning it into a string. A newline
+ * byte is never part of a UTF-8 sequence and the layout's delimiters are
+ * ASCII, so scanning bytes finds what scanning the decoded text would.
  */
 export class LineScanner {
-  /** Index of the `[` (the peer is text[0, bracket - 1)). */
+  /** Index of the `[` (the peer is buf[start, bracket - 1)). */
   bracket = 0;
   /** Index of the `]`. */
   close = 0;
@@ -57,52 +60,56 @@ export class LineScanner {
   /** A hash of `peer [thread]` (a small integer, a cheap Map key). */
   sessionHash = 0;
   /**
-   * With the thread number and the `]` position, two independent 32-bit
-   * hashes name a session without comparing strings (a collision needs both
-   * to collide on IPs of one length with one thread id: about 2^-64).
+   * With the thread number and the length of `peer [thread]`, two
+   * independent 32-bit hashes name a session without comparing strings (a
+   * collision needs both to collide on IPs of one length with one thread id:
+   * about 2^-64).
    */
   peerHash = 0;
   prefixHash = 0;
+  /** Bytes from the line's start to its `]`. */
+  prefixLength = 0;
   /** Start of `<rest>`. */
   restStart = 0;
-  /** End of `<rest>` (a trailing CR excluded). */
+  /** End of `<rest>` (trailing CRs excluded). */
   restEnd = 0;
   /** 0 = no known time, 1 = clock (seconds of day), 2 = instant (unix seconds). */
   timeKind: 0 | 1 | 2 = 0;
   timeValue = 0;
 
-  /** true when `text` is in the line layout. */
-  scan(text: string): boolean {
-    let end = text.length;
+  /** true when buf[start, end) (one line, without its LF) is in the line layout. */
+  scan(buf: Buffer, start: number, end: number): boolean {
     // CRLF remnants: a reader splitting on LF leaves the CR behind.
-    while (end > 0 && text.charCodeAt(end - 1) === CR) end--;
+    while (end > start && buf[end - 1] === CR) end--;
     // The peer, hashed on the way: with the thread id it names the session without building a string.
     let hash = 0;
     let fnv = 0x811c9dc5 | 0;
-    let space = 0;
-    for (; space < end && space <= MAX_PEER_LENGTH; space++) {
-      const c = text.charCodeAt(space);
+    let space = start;
+    const peerLimit = start + MAX_PEER_LENGTH;
+    for (; space < end && space <= peerLimit; space++) {
+      const c = buf[space]!;
       if (c === SPACE) break;
       hash = (Math.imul(hash, 31) + c) | 0;
       fnv = Math.imul(fnv ^ c, 16777619);
     }
-    if (space === 0 || space > MAX_PEER_LENGTH || space + 1 >= end || text.charCodeAt(space) !== SPACE) return false;
+    if (space === start || space > peerLimit || space + 1 >= end || buf[space] !== SPACE) return false;
     const bracket = space + 1;
-    if (text.charCodeAt(bracket) !== LBRACKET) return false;
+    if (buf[bracket] !== LBRACKET) return false;
     let i = bracket + 1;
     let thread = 0;
     for (; i < end; i++) {
-      const c = text.charCodeAt(i);
+      const c = buf[i]!;
       if (!isHex(c)) break;
       thread = (thread << 4) | (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57); // int32: beyond 8 digits only a hash
       fnv = Math.imul(fnv ^ c, 16777619);
     }
     const threadLength = i - bracket - 1;
-    if (threadLength === 0 || threadLength > MAX_THREAD_LENGTH || i >= end || text.charCodeAt(i) !== RBRACKET) return false;
+    if (threadLength === 0 || threadLength > MAX_THREAD_LENGTH || i >= end || buf[i] !== RBRACKET) return false;
     const close = i;
-    if (close + 1 < end && text.charCodeAt(close + 1) !== SPACE) return false;
+    if (close + 1 < end && buf[close + 1] !== SPACE) return false;
     this.bracket = bracket;
     this.close = close;
+    this.prefixLength = close - start;
     this.threadNumber = thread;
     this.peerHash = hash;
     this.prefixHash = fnv;
@@ -112,48 +119,49 @@ export class LineScanner {
     // Fast path: `HH:MM:SS ` (optionally `.mmm`).
     if (
       t + 8 <= end &&
-      text.charCodeAt(t + 2) === COLON &&
-      text.charCodeAt(t + 5) === COLON &&
-      isDigit(text.charCodeAt(t)) &&
-      isDigit(text.charCodeAt(t + 1)) &&
-      isDigit(text.charCodeAt(t + 3)) &&
-      isDigit(text.charCodeAt(t + 4)) &&
-      isDigit(text.charCodeAt(t + 6)) &&
-      isDigit(text.charCodeAt(t + 7))
+      buf[t + 2] === COLON &&
+      buf[t + 5] === COLON &&
+      isDigit(buf[t]!) &&
+      isDigit(buf[t + 1]!) &&
+      isDigit(buf[t + 3]!) &&
+      isDigit(buf[t + 4]!) &&
+      isDigit(buf[t + 6]!) &&
+      isDigit(buf[t + 7]!)
     ) {
-      const h = (text.charCodeAt(t) - ZERO) * 10 + text.charCodeAt(t + 1) - ZERO;
-      const m = (text.charCodeAt(t + 3) - ZERO) * 10 + text.charCodeAt(t + 4) - ZERO;
-      const s = (text.charCodeAt(t + 6) - ZERO) * 10 + text.charCodeAt(t + 7) - ZERO;
+      const h = (buf[t]! - ZERO) * 10 + buf[t + 1]! - ZERO;
+      const m = (buf[t + 3]! - ZERO) * 10 + buf[t + 4]! - ZERO;
+      const s = (buf[t + 6]! - ZERO) * 10 + buf[t + 7]! - ZERO;
       let j = t + 8;
       let fraction = 0;
-      if (j < end && text.charCodeAt(j) === DOT) {
+      if (j < end && buf[j] === DOT) {
         let scale = 0.1;
         j++;
-        while (j < end && isDigit(text.charCodeAt(j))) {
-          fraction += (text.charCodeAt(j) - ZERO) * scale;
+        while (j < end && isDigit(buf[j]!)) {
+          fraction += (buf[j]! - ZERO) * scale;
           scale /= 10;
           j++;
         }
       }
-      if (h < 24 && m < 60 && s < 61 && (j === end || text.charCodeAt(j) === SPACE)) {
+      if (h < 24 && m < 60 && s < 61 && (j === end || buf[j] === SPACE)) {
         this.timeKind = 1;
         this.timeValue = h * 3600 + m * 60 + s + fraction;
         this.restStart = j < end ? j + 1 : end;
         return true;
       }
     }
-    this.slowTime(text, t, end);
+    this.slowTime(buf, t, end);
     return true;
   }
 
   /** RFC 822 and ISO 8601 times, else an unknown format whose end is guessed from the content. */
-  private slowTime(text: string, t: number, end: number): void {
+  private slowTime(buf: Buffer, t: number, end: number): void {
     if (t >= end) {
       this.timeKind = 0;
       this.restStart = end;
       return;
     }
-    const head = text.slice(t, Math.min(end, t + 48));
+    // latin1: one character per byte, so offsets in the text are offsets in the line.
+    const head = buf.toString('latin1', t, Math.min(end, t + 48));
     const rfc = RFC822.exec(head);
     if (rfc) {
       const unix = rfc822Seconds(rfc);
@@ -176,7 +184,7 @@ export class LineScanner {
     }
     // Unknown time format: still find the content, so sessions keep working.
     this.timeKind = 0;
-    this.restStart = contentStart(text, t, end);
+    this.restStart = t + contentStart(buf.toString('latin1', t, end));
   }
 }
 
@@ -222,36 +230,38 @@ function isoSeconds(m: RegExpExecArray): number | undefined {
   return ms / 1000 + fraction - offsetMinutes * 60;
 }
 
-/** Where `<rest>` starts after a time this parser cannot read: the first protocol marker, else after the next word. */
-function contentStart(text: string, t: number, end: number): number {
+/** Where `<rest>` starts in `text` (what follows the time) when the time cannot be read: the first protocol marker, else after the next word. */
+function contentStart(text: string): number {
+  const end = text.length;
   let best = -1;
   for (const marker of ['<<< ', '>>> ', '*** ']) {
-    const at = text.indexOf(marker, t);
-    if (at >= 0 && at < end && (best < 0 || at < best)) best = at;
+    const at = text.indexOf(marker);
+    if (at >= 0 && (best < 0 || at < best)) best = at;
   }
   for (const word of ['Disconnected', 'Connected']) {
     const at = end - word.length;
-    if (at >= t && text.startsWith(word, at) && (at === t || text.charCodeAt(at - 1) === SPACE || text.charCodeAt(at - 1) === TAB)) {
+    if (at >= 0 && text.startsWith(word, at) && (at === 0 || text.charCodeAt(at - 1) === SPACE || text.charCodeAt(at - 1) === TAB)) {
       if (best < 0 || at < best) best = at;
       break;
     }
   }
   if (best >= 0) return best;
-  const space = text.indexOf(' ', t);
-  return space < 0 || space >= end ? end : space + 1;
+  const space = text.indexOf(' ');
+  return space < 0 ? end : space + 1;
 }
 
 /** Parse one log line; undefined when it is not in the `<peer> [<thread>] <time> <rest>` layout. */
 export function parseLine(text: string): LogLine | undefined {
+  const buf = Buffer.from(text, 'utf8');
   const s = new LineScanner();
-  if (!s.scan(text)) return undefined;
+  if (!s.scan(buf, 0, buf.length)) return undefined;
   const time: LineTime | undefined =
     s.timeKind === 1 ? { kind: 'clock', secondsOfDay: s.timeValue } : s.timeKind === 2 ? { kind: 'instant', unix: s.timeValue } : undefined;
   return {
-    peer: text.slice(0, s.bracket - 1),
-    thread: text.slice(s.bracket + 1, s.close),
+    peer: buf.toString('utf8', 0, s.bracket - 1),
+    thread: buf.toString('latin1', s.bracket + 1, s.close),
     time,
-    rest: text.slice(s.restStart, s.restEnd),
+    rest: buf.toString('utf8', s.restStart, s.restEnd),
   };
 }
 

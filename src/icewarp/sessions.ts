@@ -4,8 +4,12 @@
 // facts. Replies are matched to commands in order (a FIFO), which also
 // covers PIPELINING. AUTH passwords are never decoded or kept: the line that
 // carries one is recognised by its position in the exchange and dropped.
+//
+// Lines are read as bytes (a chunk from the tailer, or a string encoded
+// once): a line becomes no string at all unless it carries something to
+// keep (a peer, an address, a username), and then only that part does.
 
-import { cleanAccount, detach, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
+import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
 import { LineScanner, fileDaySeconds } from './line.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
 
@@ -68,7 +72,7 @@ class SmtpSession {
   role = Role.Unknown;
   // What names the session (see LineScanner): `peer [thread]` as numbers.
   readonly sessionHash: number;
-  readonly close: number;
+  readonly prefixLength: number;
   readonly threadNumber: number;
   readonly peerHash: number;
   readonly prefixHash: number;
@@ -99,7 +103,7 @@ class SmtpSession {
 
   constructor(s: LineScanner, peer: string, connected: boolean) {
     this.sessionHash = s.sessionHash;
-    this.close = s.close;
+    this.prefixLength = s.prefixLength;
     this.threadNumber = s.threadNumber;
     this.peerHash = s.peerHash;
     this.prefixHash = s.prefixHash;
@@ -132,7 +136,7 @@ class SessionTable {
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as SmtpSession;
-      if (s.close === line.close && s.threadNumber === line.threadNumber && s.peerHash === line.peerHash && s.prefixHash === line.prefixHash) return s;
+      if (s.prefixLength === line.prefixLength && s.threadNumber === line.threadNumber && s.peerHash === line.peerHash && s.prefixHash === line.prefixHash) return s;
     }
     return undefined;
   }
@@ -164,6 +168,8 @@ export class IcewarpSessions {
   private readonly maxOpenSessions: number;
   private readonly sessions = new SessionTable();
   private readonly scanner = new LineScanner();
+  /** Where feed() encodes a string line. */
+  private scratch = Buffer.allocUnsafe(4096);
   private readonly fileDays = new Map<string, number | undefined>();
   private lines = 0;
   private unparsed = 0;
@@ -198,14 +204,41 @@ export class IcewarpSessions {
     this.toUtc = wallClock(zone);
   }
 
+  /** Lines as strings (tests, and callers that have lines already): each is encoded once and read as bytes. */
   feedLines(file: string, lines: readonly string[]): void {
     for (let i = 0; i < lines.length; i++) this.feed(file, lines[i] as string);
   }
 
   feed(file: string, text: string): void {
+    // Up to 3 bytes a UTF-16 code unit.
+    if (this.scratch.length < text.length * 3) this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, text.length * 3));
+    const n = this.scratch.write(text, 0, 'utf8');
+    this.feedBytes(file, this.scratch, 0, n);
+  }
+
+  /**
+   * Complete lines as the tailer hands them on: bytes separated by LF (a
+   * CR before it is dropped); the last line's LF may be missing. Returns the
+   * number of lines.
+   */
+  feedChunk(file: string, chunk: Buffer, start = 0, end = chunk.length): number {
+    let lines = 0;
+    let at = start;
+    while (at < end) {
+      let nl = chunk.indexOf(LF, at);
+      if (nl < 0 || nl >= end) nl = end;
+      this.feedBytes(file, chunk, at, nl);
+      lines++;
+      at = nl + 1;
+    }
+    return lines;
+  }
+
+  /** One line: buf[start, end), without its LF. */
+  feedBytes(file: string, buf: Buffer, start: number, end: number): void {
     this.lines++;
     const s = this.scanner;
-    if (!s.scan(text)) {
+    if (!s.scan(buf, start, end)) {
       this.unparsed++;
       return;
     }
@@ -223,36 +256,35 @@ export class IcewarpSessions {
       time = Number.isNaN(this.lastTime) ? 0 : this.lastTime;
     }
     const r = s.restStart;
-    const end = s.restEnd;
+    end = s.restEnd;
     if (r + 3 > end) return; // no content, or too short to be a protocol line
-    const c0 = text.charCodeAt(r);
-    const c1 = text.charCodeAt(r + 1);
+    const c0 = buf[r]!;
+    const c1 = buf[r + 1]!;
     // `<<< text`, or a bare `<<<` when an empty line was sent (and trailing spaces were trimmed).
-    const arrow = c0 === c1 && c1 === text.charCodeAt(r + 2) && (r + 3 === end || text.charCodeAt(r + 3) === 0x20);
+    const arrow = c0 === c1 && c1 === buf[r + 2] && (r + 3 === end || buf[r + 3] === 0x20);
     const isIn = arrow && c0 === 0x3c ? true : arrow && c0 === 0x3e ? false : undefined;
     if (isIn === undefined) {
-      if (c0 === 0x43 && end - r === 9 && text.startsWith('Connected', r)) this.connect(text, s);
-      else if (c0 === 0x44 && end - r === 12 && text.startsWith('Disconnected', r)) {
+      if (c0 === 0x43 && end - r === 9 && bytesAre(buf, r, CONNECTED)) this.connect(buf, start, s);
+      else if (c0 === 0x44 && end - r === 12 && bytesAre(buf, r, DISCONNECTED)) {
         const ended = this.sessions.find(s);
         if (ended !== undefined) this.sessions.delete(ended);
-      } else if (c0 === 0x2a && text.startsWith('*** ', r)) this.summary(this.sessions.find(s), text, r, end, time);
+      } else if (c0 === 0x2a && c1 === 0x2a && buf[r + 2] === 0x2a && buf[r + 3] === 0x20) this.summary(this.sessions.find(s), buf, r, end, time);
       // SYSTEM and other service lines: nothing to count.
       return;
     }
     let session = this.sessions.find(s);
     if (session === undefined) {
       // Joined midway (the exporter started at the end of a file): follow it, but it did not start under our eyes.
-      // Copies, not slices: this line may be an AUTH answer.
-      session = new SmtpSession(s, detach(text.slice(0, s.bracket - 1)), false);
+      session = new SmtpSession(s, buf.toString('utf8', start, s.bracket - 1), false);
       this.sessions.add(session, this.maxOpenSessions);
     }
     const p = r + 3 === end ? end : r + 4;
     if (session.role === Role.Unknown) {
-      if (!this.decideRole(session, text, p, end, isIn, time)) return;
+      if (!this.decideRole(session, buf, p, end, isIn, time)) return;
     }
     if (session.role !== Role.Server) return;
-    if (isIn) this.clientLine(session, text, p, end);
-    else this.serverLine(session, text, p, end, time);
+    if (isIn) this.clientLine(session, buf, p, end);
+    else this.serverLine(session, buf, p, end, time);
   }
 
   /**
@@ -261,9 +293,9 @@ export class IcewarpSessions {
    * documentation example) end there, so an OK summary accepts the message;
    * the final reply that may follow then only closes the DATA command.
    */
-  private summary(session: SmtpSession | undefined, text: string, r: number, end: number, time: number): void {
+  private summary(session: SmtpSession | undefined, buf: Buffer, r: number, end: number, time: number): void {
     if (session === undefined || session.role !== Role.Server || !session.dataStarted || session.pending[0] !== Command.Data) return;
-    if (!(end - r >= 7 && text.startsWith(' OK', end - 3))) return;
+    if (!(end - r >= 7 && buf[end - 3] === 0x20 && buf[end - 2] === 0x4f && buf[end - 1] === 0x4b)) return; // ` OK`
     this.acceptMessage(session, time);
     session.dataStarted = false;
     session.dataAccepted = true;
@@ -297,11 +329,11 @@ export class IcewarpSessions {
     return day;
   }
 
-  private connect(text: string, line: LineScanner): void {
+  private connect(buf: Buffer, start: number, line: LineScanner): void {
     // Thread ids are reused: a Connected line always starts afresh.
     const previous = this.sessions.find(line);
     if (previous !== undefined) this.sessions.delete(previous);
-    this.sessions.add(new SmtpSession(line, detach(text.slice(0, line.bracket - 1)), true), this.maxOpenSessions);
+    this.sessions.add(new SmtpSession(line, buf.toString('utf8', start, line.bracket - 1), true), this.maxOpenSessions);
   }
 
   /**
@@ -310,8 +342,8 @@ export class IcewarpSessions {
    * remote greeting coming in (`<<< 220`). Returns false when the line was
    * consumed (the greeting itself).
    */
-  private decideRole(session: SmtpSession, text: string, p: number, end: number, isIn: boolean, time: number): boolean {
-    const code = replyCode(text, p, end);
+  private decideRole(session: SmtpSession, buf: Buffer, p: number, end: number, isIn: boolean, time: number): boolean {
+    const code = replyCode(buf, p, end);
     if (isIn) {
       if (code >= 0) {
         session.role = Role.Client; // a reply coming in: IceWarp is the client
@@ -330,18 +362,18 @@ export class IcewarpSessions {
     const greeting = session.connected || code === 220;
     if (greeting) {
       this.emit({ type: 'session', time, peer: session.peer });
-      session.continuation = text.charCodeAt(p + 3) === 0x2d;
+      session.continuation = buf[p + 3] === 0x2d;
       return false;
     }
     return true; // joined midway at a reply: handle it
   }
 
   /** `<<< …`: a command, or an answer inside an AUTH exchange. */
-  private clientLine(session: SmtpSession, text: string, p: number, end: number): void {
+  private clientLine(session: SmtpSession, buf: Buffer, p: number, end: number): void {
     session.continuation = false;
     if (session.authAwaitingResponse) {
       session.authAwaitingResponse = false;
-      this.authResponse(session, text, p, end);
+      this.authResponse(session, buf, p, end);
       return;
     }
     if (session.pending.length >= MAX_PENDING) {
@@ -351,39 +383,39 @@ export class IcewarpSessions {
       session.dataStarted = false;
       session.dataAccepted = false;
     }
-    const c = text.charCodeAt(p) | 0x20;
+    const c = p < end ? buf[p]! | 0x20 : 0;
     let cmd = Command.Other;
-    if (c === 0x6d && wordAt(text, p, end, 'MAIL')) {
+    if (c === 0x6d && wordAt(buf, p, end, MAIL)) {
       cmd = Command.Mail;
       session.endTransaction(); // a new MAIL FROM ends the transaction before it
-      session.pendingAddresses.push(envelopeAddress(text, p + 4, end));
-    } else if (c === 0x72 && wordAt(text, p, end, 'RCPT')) {
+      session.pendingAddresses.push(envelopeAddress(buf, p + 4, end));
+    } else if (c === 0x72 && wordAt(buf, p, end, RCPT)) {
       cmd = Command.Rcpt;
-      session.pendingAddresses.push(envelopeAddress(text, p + 4, end));
-    } else if (c === 0x64 && wordAt(text, p, end, 'DATA')) {
+      session.pendingAddresses.push(envelopeAddress(buf, p + 4, end));
+    } else if (c === 0x64 && wordAt(buf, p, end, DATA)) {
       cmd = Command.Data;
-    } else if (c === 0x61 && wordAt(text, p, end, 'AUTH')) {
+    } else if (c === 0x61 && wordAt(buf, p, end, AUTH)) {
       cmd = Command.Auth;
-      this.authStart(session, text, p + 4, end);
-    } else if (c === 0x72 && wordAt(text, p, end, 'RSET')) {
+      this.authStart(session, buf, p + 4, end);
+    } else if (c === 0x72 && wordAt(buf, p, end, RSET)) {
       cmd = Command.Rset;
       session.endTransaction();
-    } else if ((c === 0x65 && wordAt(text, p, end, 'EHLO')) || (c === 0x68 && wordAt(text, p, end, 'HELO'))) {
+    } else if ((c === 0x65 && wordAt(buf, p, end, EHLO)) || (c === 0x68 && wordAt(buf, p, end, HELO))) {
       cmd = Command.Helo;
       session.endTransaction();
-    } else if (c === 0x62 && wordAt(text, p, end, 'BDAT')) {
-      cmd = / LAST\s*$/i.test(text.slice(p + 4, end)) ? Command.BdatLast : Command.Bdat;
-    } else if (c === 0x73 && wordAt(text, p, end, 'STARTTLS')) {
+    } else if (c === 0x62 && wordAt(buf, p, end, BDAT)) {
+      cmd = / LAST\s*$/i.test(buf.toString('latin1', p + 4, end)) ? Command.BdatLast : Command.Bdat;
+    } else if (c === 0x73 && wordAt(buf, p, end, STARTTLS)) {
       cmd = Command.StartTls;
     }
     session.pending.push(cmd);
   }
 
   /** `>>> …`: a reply to the oldest pending command. */
-  private serverLine(session: SmtpSession, text: string, p: number, end: number, time: number): void {
-    const code = replyCode(text, p, end);
+  private serverLine(session: SmtpSession, buf: Buffer, p: number, end: number, time: number): void {
+    const code = replyCode(buf, p, end);
     if (code < 0) return;
-    const multiLine = text.charCodeAt(p + 3) === 0x2d;
+    const multiLine = buf[p + 3] === 0x2d;
     if (session.continuation) {
       // IceWarp often logs only the first line of a multi-line reply; all its lines share the code.
       if (!multiLine) session.continuation = false;
@@ -397,8 +429,8 @@ export class IcewarpSessions {
         session.authAwaitingResponse = true;
         // LOGIN prompts say what they ask for: follow them, so a lost line can never make a password pass for a username.
         if (session.authMechanism === 'login') {
-          if (text.startsWith('UGFzc3dvcmQ6', p + 4)) session.authStage = AuthStage.LoginPassword;
-          else if (text.startsWith('VXNlcm5hbWU6', p + 4)) session.authStage = AuthStage.LoginUser;
+          if (bytesAre(buf, p + 4, PASSWORD_PROMPT, end)) session.authStage = AuthStage.LoginPassword;
+          else if (bytesAre(buf, p + 4, USERNAME_PROMPT, end)) session.authStage = AuthStage.LoginUser;
         }
       }
       else if (cmd === Command.Data && code === 354) session.dataStarted = true;
@@ -419,9 +451,9 @@ export class IcewarpSessions {
         const address = session.pendingAddresses.shift() ?? '';
         if (ok) {
           if (session.mailFrom !== undefined && session.recipients.length < MAX_RECIPIENTS) {
-            session.recipients.push(this.recipient(address, text, p, end));
+            session.recipients.push(this.recipient(address, buf, p, end));
           }
-        } else if (code >= 500 && !session.authenticated && namesRelaying(text, p, end)) {
+        } else if (code >= 500 && !session.authenticated && namesRelaying(buf, p, end)) {
           this.emit({ type: 'relay_denied', time, peer: session.peer });
         }
         break;
@@ -448,38 +480,38 @@ export class IcewarpSessions {
     }
   }
 
-  private recipient(address: string, text: string, p: number, end: number): Recipient {
+  private recipient(address: string, buf: Buffer, p: number, end: number): Recipient {
     const at = address.lastIndexOf('@');
     const domain = at < 0 ? '' : address.slice(at + 1);
+    // IceWarp ends the reply with it: look there first.
     const external = this.localDomains.configured
       ? !this.localDomains.isLocal(domain)
-      : text.lastIndexOf('will forward', end) >= p;
+      : (end - WILL_FORWARD.length >= p && bytesAre(buf, end - WILL_FORWARD.length, WILL_FORWARD, end)) || contains(buf, p, end, WILL_FORWARD);
     return { address, domain, external };
   }
 
-  private authStart(session: SmtpSession, text: string, p: number, end: number): void {
+  private authStart(session: SmtpSession, buf: Buffer, p: number, end: number): void {
     session.authUsername = undefined;
     session.authAwaitingResponse = false;
-    while (p < end && text.charCodeAt(p) === 0x20) p++;
+    while (p < end && buf[p] === 0x20) p++;
     let m = p;
-    while (m < end && text.charCodeAt(m) !== 0x20) m++;
-    const mechanism = text.slice(p, m).toUpperCase();
+    while (m < end && buf[m] !== 0x20) m++;
     let initial = m;
-    while (initial < end && text.charCodeAt(initial) === 0x20) initial++;
+    while (initial < end && buf[initial] === 0x20) initial++;
     const hasInitial = initial < end;
-    if (mechanism === 'LOGIN') {
+    if (wordIs(buf, p, m, LOGIN)) {
       session.authMechanism = 'login';
       if (hasInitial) {
-        session.authUsername = decodeUsername(text, initial, end);
+        session.authUsername = decodeUsername(buf, initial, end);
         session.authStage = AuthStage.LoginPassword;
       } else session.authStage = AuthStage.LoginUser;
-    } else if (mechanism === 'PLAIN') {
+    } else if (wordIs(buf, p, m, PLAIN)) {
       session.authMechanism = 'plain';
       if (hasInitial) {
-        session.authUsername = plainUsername(text, initial, end);
+        session.authUsername = plainUsername(buf, initial, end);
         session.authStage = AuthStage.Final;
       } else session.authStage = AuthStage.PlainResponse;
-    } else if (mechanism === 'CRAM-MD5') {
+    } else if (wordIs(buf, p, m, CRAM_MD5)) {
       session.authMechanism = 'cram_md5';
       session.authStage = AuthStage.CramResponse;
     } else {
@@ -488,27 +520,27 @@ export class IcewarpSessions {
     }
   }
 
-  private authResponse(session: SmtpSession, text: string, p: number, end: number): void {
-    if (end - p === 1 && text.charCodeAt(p) === 0x2a) {
+  private authResponse(session: SmtpSession, buf: Buffer, p: number, end: number): void {
+    if (end - p === 1 && buf[p] === 0x2a) {
       // `*`: the client cancels; the server answers 501, a failed attempt.
       session.authStage = AuthStage.Final;
       return;
     }
     switch (session.authStage) {
       case AuthStage.LoginUser:
-        session.authUsername = decodeUsername(text, p, end);
+        session.authUsername = decodeUsername(buf, p, end);
         session.authStage = AuthStage.LoginPassword;
         break;
       case AuthStage.LoginPassword:
-        // The password: not decoded, not kept.
+        // The password: not decoded, not kept, not even made a string.
         session.authStage = AuthStage.Final;
         break;
       case AuthStage.PlainResponse:
-        session.authUsername = plainUsername(text, p, end);
+        session.authUsername = plainUsername(buf, p, end);
         session.authStage = AuthStage.Final;
         break;
       case AuthStage.CramResponse:
-        session.authUsername = cramUsername(text, p, end);
+        session.authUsername = cramUsername(buf, p, end);
         session.authStage = AuthStage.Final;
         break;
       default:
@@ -530,66 +562,129 @@ export class IcewarpSessions {
   }
 }
 
+const LF = 0x0a;
+const ascii = (word: string): Uint8Array => Uint8Array.from(word, (c) => c.charCodeAt(0));
+const CONNECTED = ascii('Connected');
+const DISCONNECTED = ascii('Disconnected');
+const MAIL = ascii('MAIL');
+const RCPT = ascii('RCPT');
+const DATA = ascii('DATA');
+const AUTH = ascii('AUTH');
+const RSET = ascii('RSET');
+const EHLO = ascii('EHLO');
+const HELO = ascii('HELO');
+const BDAT = ascii('BDAT');
+const STARTTLS = ascii('STARTTLS');
+const LOGIN = ascii('LOGIN');
+const PLAIN = ascii('PLAIN');
+const CRAM_MD5 = ascii('CRAM-MD5');
+const PASSWORD_PROMPT = ascii('UGFzc3dvcmQ6');
+const USERNAME_PROMPT = ascii('VXNlcm5hbWU6');
+const WILL_FORWARD = ascii('will forward');
+const RELAYING = ascii('5.7.1');
+
+/** `word` (exact bytes) at p, within end when given. */
+function bytesAre(buf: Buffer, p: number, word: Uint8Array, end = buf.length): boolean {
+  if (p + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) if (buf[p + i] !== word[i]) return false;
+  return true;
+}
+
+/** Whether buf[from, end) contains `word`. A loop, not Buffer.indexOf, which would search on past the line. */
+function contains(buf: Buffer, from: number, end: number, word: Uint8Array): boolean {
+  const first = word[0];
+  for (let i = from, last = end - word.length; i <= last; i++) {
+    if (buf[i] === first && bytesAre(buf, i, word, end)) return true;
+  }
+  return false;
+}
+
+/** The first `byte` in buf[from, end), or -1 (bounded by the line, unlike Buffer.indexOf). */
+function indexIn(buf: Buffer, byte: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
 /** The 3-digit reply code at p (followed by space, `-` or the end), or -1. */
-function replyCode(text: string, p: number, end: number): number {
+function replyCode(buf: Buffer, p: number, end: number): number {
   if (p + 3 > end) return -1;
-  const a = text.charCodeAt(p) - 0x30;
-  const b = text.charCodeAt(p + 1) - 0x30;
-  const c = text.charCodeAt(p + 2) - 0x30;
+  const a = buf[p]! - 0x30;
+  const b = buf[p + 1]! - 0x30;
+  const c = buf[p + 2]! - 0x30;
   if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
   if (p + 3 < end) {
-    const n = text.charCodeAt(p + 3);
+    const n = buf[p + 3];
     if (n !== 0x20 && n !== 0x2d) return -1;
   }
   return a * 100 + b * 10 + c;
 }
 
-/** Case-insensitive `word` at p, followed by a space, a colon or the end. */
-function wordAt(text: string, p: number, end: number, word: string): boolean {
+/** Case-insensitive `word` (upper-case ASCII) at p, followed by a space, a colon or the end. */
+function wordAt(buf: Buffer, p: number, end: number, word: Uint8Array): boolean {
   if (p + word.length > end) return false;
   for (let i = 0; i < word.length; i++) {
-    const c = text.charCodeAt(p + i);
-    const w = word.charCodeAt(i);
+    const c = buf[p + i]!;
+    const w = word[i]!;
     if (c !== w && (c | 0x20) !== (w | 0x20)) return false;
   }
   if (p + word.length === end) return true;
-  const n = text.charCodeAt(p + word.length);
+  const n = buf[p + word.length];
   return n === 0x20 || n === 0x3a;
 }
 
-/** The address of `FROM:<a> …` / `TO: <a> …` (lowercased; '' for `<>`). */
-function envelopeAddress(text: string, p: number, end: number): string {
-  const colon = text.indexOf(':', p);
-  if (colon < 0 || colon >= end) return '';
-  let i = colon + 1;
-  while (i < end && text.charCodeAt(i) === 0x20) i++;
-  let address: string;
-  if (text.charCodeAt(i) === 0x3c) {
-    let close = text.indexOf('>', i + 1);
-    if (close < 0 || close > end) close = end;
-    address = text.slice(i + 1, close);
-    // Source route `<@a,@b:user@c>`: keep the mailbox.
-    if (address.charCodeAt(0) === 0x40) address = address.slice(address.indexOf(':') + 1);
-  } else {
-    let stop = text.indexOf(' ', i);
-    if (stop < 0 || stop > end) stop = end;
-    address = text.slice(i, stop);
+/** buf[p, end) is `word` (upper-case ASCII), ignoring case. */
+function wordIs(buf: Buffer, p: number, end: number, word: Uint8Array): boolean {
+  if (end - p !== word.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    const c = buf[p + i]!;
+    const w = word[i]!;
+    if (c !== w && !(w >= 0x41 && w <= 0x5a && c === (w | 0x20))) return false;
   }
+  return true;
+}
+
+/** The address of `FROM:<a> …` / `TO: <a> …` (lowercased; '' for `<>`), cut to MAX_ADDRESS_LENGTH characters. */
+function envelopeAddress(buf: Buffer, p: number, end: number): string {
+  const colon = indexIn(buf, 0x3a, p, end);
+  if (colon < 0) return '';
+  let i = colon + 1;
+  while (i < end && buf[i] === 0x20) i++;
+  let from = i;
+  let to: number;
+  if (buf[i] === 0x3c) {
+    from = i + 1;
+    to = indexIn(buf, 0x3e, from, end);
+    if (to < 0) to = end;
+  } else {
+    to = indexIn(buf, 0x20, i, end);
+    if (to < 0) to = end;
+  }
+  // A character takes at most 4 bytes: decoding this many is enough for MAX_ADDRESS_LENGTH characters.
+  let address = buf.toString('utf8', from, Math.min(to, from + MAX_ADDRESS_LENGTH * 4));
+  // Source route `<@a,@b:user@c>`: keep the mailbox.
+  if (buf[i] === 0x3c && address.charCodeAt(0) === 0x40) address = address.slice(address.indexOf(':') + 1);
   if (address.length > MAX_ADDRESS_LENGTH) address = address.slice(0, MAX_ADDRESS_LENGTH);
-  // Kept in the session and handed on in facts: must not pin the line's buffer.
-  return detach(address.toLowerCase());
+  return address.toLowerCase();
 }
 
 /** 5.7.1 as the enhanced status code, or a text naming relaying. */
-function namesRelaying(text: string, p: number, end: number): boolean {
-  if (text.startsWith('5.7.1', p + 4) && (p + 9 === end || text.charCodeAt(p + 9) === 0x20)) return true;
-  return /relay/i.test(text.slice(p + 4, end));
+function namesRelaying(buf: Buffer, p: number, end: number): boolean {
+  if (bytesAre(buf, p + 4, RELAYING, end) && (p + 9 === end || buf[p + 9] === 0x20)) return true;
+  return /relay/i.test(buf.toString('latin1', p + 4, end));
+}
+
+/**
+ * Base64 text at buf[p, end) decoded into a buffer the caller zeroes.
+ * latin1 keeps one character per byte; the decoder skips what is not base64,
+ * as it skipped the U+FFFD of a decoded line.
+ */
+function base64Bytes(buf: Buffer, p: number, end: number): Buffer {
+  return Buffer.from(buf.toString('latin1', p, end), 'base64');
 }
 
 /** A base64 username (AUTH LOGIN): invalid UTF-8 becomes U+FFFD. */
-function decodeUsername(text: string, p: number, end: number): string | undefined {
-  const b64 = text.slice(p, Math.min(end, p + MAX_USERNAME_BASE64));
-  const user = Buffer.from(b64, 'base64').toString('utf8');
+function decodeUsername(buf: Buffer, p: number, end: number): string | undefined {
+  const user = base64Bytes(buf, p, Math.min(end, p + MAX_USERNAME_BASE64)).toString('utf8');
   return user === '' ? undefined : user;
 }
 
@@ -598,26 +693,26 @@ function decodeUsername(text: string, p: number, end: number): string | undefine
  * bytes between the first and second NUL become a string; the buffer is
  * zeroed. Without both NULs nothing is taken (the bytes might be the password).
  */
-function plainUsername(text: string, p: number, end: number): string | undefined {
-  const buf = Buffer.from(text.slice(p, end), 'base64');
+function plainUsername(buf: Buffer, p: number, end: number): string | undefined {
+  const decoded = base64Bytes(buf, p, end);
   try {
-    const first = buf.indexOf(0);
+    const first = decoded.indexOf(0);
     if (first < 0) return undefined;
-    const second = buf.indexOf(0, first + 1);
+    const second = decoded.indexOf(0, first + 1);
     if (second < 0 || second === first + 1) return undefined;
-    return buf.toString('utf8', first + 1, second);
+    return decoded.toString('utf8', first + 1, second);
   } finally {
-    buf.fill(0);
+    decoded.fill(0);
   }
 }
 
 /** The user of a CRAM-MD5 response `user<space>digest`. */
-function cramUsername(text: string, p: number, end: number): string | undefined {
-  const buf = Buffer.from(text.slice(p, end), 'base64');
+function cramUsername(buf: Buffer, p: number, end: number): string | undefined {
+  const decoded = base64Bytes(buf, p, end);
   try {
-    const space = buf.lastIndexOf(0x20);
-    return space <= 0 ? undefined : buf.toString('utf8', 0, space);
+    const space = decoded.lastIndexOf(0x20);
+    return space <= 0 ? undefined : decoded.toString('utf8', 0, space);
   } finally {
-    buf.fill(0);
+    decoded.fill(0);
   }
 }

@@ -23,6 +23,14 @@ export interface LogParserOptions {
 export interface LogParser {
   /** Complete lines of one file, in order, without line endings. `file` is the name within the log directory. */
   feedLines(file: string, lines: readonly string[]): void;
+  /**
+   * The same lines as bytes, as the tailer reads them: each ends with LF (a
+   * CR before it is part of the line ending), the last one's LF may be
+   * missing. Returns the number of lines. Optional: a parser that reads bytes
+   * skips turning every line into a string; without it, the pipeline decodes
+   * the chunk (UTF-8, U+FFFD for bad bytes) and calls feedLines.
+   */
+  feedChunk?(file: string, chunk: Buffer): number;
   readonly stats: LogParserStats;
   setLocalDomains(localDomains: LocalDomains): void;
   setTimeZone(zone: string): void;
