@@ -1,20 +1,26 @@
 // files → lines → SMTP facts → account counts, for any MTA: the MTA's
 // LogSource says which files, in which order, and parses their lines; the
-// tailer and the account book are the same for all. Knows nothing of prom-client.
+// tailer and the account book are the same for all. The parser runs in a
+// thread of its own (parserThread.ts) when the built exporter runs; the book
+// and everything that reads it stay in the main thread. Knows nothing of
+// prom-client.
 import { isAbsolute, resolve } from 'node:path';
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';
 import { SettingsError, type CollectorStatus, type Feature, type Running } from '../feature.js';
 import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
-import { configuredLogSource } from '../mtas.js';
-import { LocalDomains } from '../smtp/facts.js';
-import type { LogParser, LogSource } from '../smtp/parser.js';
+import { configuredMta } from '../mtas.js';
+import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
+import type { LogParser, LogParserStats, LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
-import { LogTailer, linesSink } from '../tail/tailer.js';
+import { LogTailer, linesSink, type LineSink } from '../tail/tailer.js';
+import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
 
 export interface LogSettings {
   source: LogSource;
+  /** The MTA's config section: the parser thread makes its LogSource again from it. */
+  section: unknown;
   positionsFile: string;
   startAt: 'end' | 'beginning';
   localDomains: string[];
@@ -32,10 +38,12 @@ export function accountLimits(config: Config): AccountLimits {
 
 /** The log pipeline's settings; undefined when the configured MTA's section names no logs. */
 export function logSettings(config: Config): LogSettings | undefined {
-  const source = configuredLogSource(config);
+  const configured = configuredMta(config);
+  const source = configured?.mta.logSource(configured.section);
   if (!source) return undefined;
   return {
     source,
+    section: configured!.section,
     positionsFile: config.positions_file,
     startAt: config.start_at,
     localDomains: config.local_domains,
@@ -51,24 +59,38 @@ function tailKey(s: LogSettings): string {
 
 export class LogPipeline implements Running<LogSettings> {
   readonly book: AccountBook;
-  readonly parser: LogParser;
+  /** The parser's counts (lines, unparsed, last line time), wherever it runs. */
+  readonly parser: { readonly stats: LogParserStats };
   readonly tailer: LogTailer;
   readonly ready: Promise<void>;
+  /** Where the MTA's parser runs: its own thread, or this one (see parserThread.ts). */
+  private readonly parsing: { thread: ParserThread } | { here: LogParser };
   private lastBatchSeconds = 0;
   private startFailed = false;
 
   constructor(
     private settings: LogSettings,
     logger: Logger,
-    opts: { watch?: boolean } = {},
+    /** parserThread: false parses in this thread; a URL names the worker module (tests run the built one). */
+    opts: { watch?: boolean; parserThread?: boolean | URL } = {},
   ) {
     const { source } = settings;
     this.book = new AccountBook(settings.limits);
-    this.parser = source.createParser({
-      localDomains: new LocalDomains(settings.localDomains),
-      timeZone: source.timeZone,
-      emit: (fact) => this.book.apply(fact),
-    });
+    const count = (fact: SmtpFact): void => this.book.apply(fact);
+    let sink: LineSink;
+    const where = opts.parserThread ?? parserThreadAvailable;
+    if (where !== false) {
+      const init = { mta: source.mta, section: settings.section, localDomains: settings.localDomains, timeZone: source.timeZone };
+      const thread = new ParserThread(init, source, count, logger, where instanceof URL ? where : PARSE_WORKER);
+      this.parsing = { thread };
+      this.parser = thread;
+      sink = thread;
+    } else {
+      const here = source.createParser({ localDomains: new LocalDomains(settings.localDomains), timeZone: source.timeZone, emit: count });
+      this.parsing = { here };
+      this.parser = here;
+      sink = this.sinkTo(here);
+    }
     this.tailer = new LogTailer({
       directory: source.directory,
       matches: source.matches,
@@ -77,26 +99,40 @@ export class LogPipeline implements Running<LogSettings> {
       startAt: settings.startAt,
       logger,
       watch: opts.watch ?? true,
-      sink: linesSink((file, lines) => {
-        const started = performance.now();
-        this.parser.feedLines(file, lines);
-        this.lastBatchSeconds = (performance.now() - started) / 1000;
-      }),
+      sink,
     });
     this.ready = this.tailer.start().catch((err: unknown) => {
       // The tailer reports a missing folder through `healthy`; only a bug gets here.
       this.startFailed = true;
       logger.error('log pipeline failed to start', { err: err as Error, directory: source.directory });
     });
-    logger.info('following SMTP logs', { mta: source.mta, directory: source.directory, pattern: source.pattern });
+    logger.info('following SMTP logs', { mta: source.mta, directory: source.directory, pattern: source.pattern, parser_thread: 'thread' in this.parsing });
+  }
+
+  /** Chunks of lines straight to a parser in this thread: as bytes when it reads bytes, else as strings. */
+  private sinkTo(parser: LogParser): LineSink {
+    const timed = (run: () => void): void => {
+      const started = performance.now();
+      run();
+      this.lastBatchSeconds = (performance.now() - started) / 1000;
+    };
+    if (parser.feedChunk) {
+      const feedChunk = parser.feedChunk.bind(parser);
+      return { write: (file, chunk, counted) => timed(() => counted(feedChunk(file, chunk))) };
+    }
+    const lines = linesSink((file, batch) => parser.feedLines(file, batch));
+    return { write: (file, chunk, counted) => timed(() => lines.write(file, chunk, counted)) };
   }
 
   /** local_domains, the log time zone, limits and the window change in place: counters keep their history. */
   apply(next: LogSettings): boolean {
     if (tailKey(next) !== tailKey(this.settings)) return false;
     this.settings = next;
-    this.parser.setLocalDomains(new LocalDomains(next.localDomains));
-    this.parser.setTimeZone(next.source.timeZone);
+    if ('thread' in this.parsing) this.parsing.thread.setSettings(next.localDomains, next.source.timeZone);
+    else {
+      this.parsing.here.setLocalDomains(new LocalDomains(next.localDomains));
+      this.parsing.here.setTimeZone(next.source.timeZone);
+    }
     this.book.setLimits(next.limits);
     return true;
   }
@@ -108,7 +144,9 @@ export class LogPipeline implements Running<LogSettings> {
 
   /** Success derived from what fails now: the log folder, a followed file, the positions file. */
   status(): CollectorStatus {
-    return { success: this.tailer.failures().length === 0 && !this.startFailed, durationSeconds: this.lastBatchSeconds };
+    const degraded = 'thread' in this.parsing && this.parsing.thread.degraded;
+    const seconds = 'thread' in this.parsing ? this.parsing.thread.lastBatchSeconds : this.lastBatchSeconds;
+    return { success: this.tailer.failures().length === 0 && !this.startFailed && !degraded, durationSeconds: seconds };
   }
 
   async problems(): Promise<string[]> {
@@ -116,8 +154,10 @@ export class LogPipeline implements Running<LogSettings> {
     return why === undefined ? [] : [why];
   }
 
-  stop(): Promise<void> {
-    return this.tailer.stop();
+  /** The tailer stops reading and waits for its chunks to be counted, then the parser thread ends. */
+  async stop(): Promise<void> {
+    await this.tailer.stop();
+    if ('thread' in this.parsing) await this.parsing.thread.stop();
   }
 }
 

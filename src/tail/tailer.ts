@@ -29,6 +29,7 @@ import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../logger.js';
 import { readFingerprint } from './fingerprint.js';
+import { splitChunk } from './lines.js';
 import { readPositions, sameDirectory, writePositions, type Fingerprint, type SavedFile } from './positions.js';
 
 /** Where the tailer's lines go. */
@@ -151,6 +152,8 @@ export class LogTailer {
   private readonly sink: LineSink;
   private readonly log: Logger;
   private readonly buf: Buffer;
+  /** The second buffer of readLines: one is read into while the other's lines are handed on. */
+  private buf2: Buffer | undefined;
   /** By identity. */
   private readonly files = new Map<string, FollowedFile>();
   /** By current name. */
@@ -766,30 +769,37 @@ export class LogTailer {
     }
   }
 
+  /**
+   * Reads from the offset to the end, handing on each run of complete lines.
+   * The next read is issued before a chunk is handed on, so the disk (or the
+   * page cache, through libuv's threads) works while the lines are counted.
+   */
   private async readLines(fh: FileHandle, f: FollowedFile): Promise<void> {
-    const buf = this.buf;
+    let buf = this.buf;
+    let next = (this.buf2 ??= Buffer.allocUnsafe(this.buf.length));
     let carry = 0; // bytes of an incomplete line at the start of buf
+    let reading = fh.read(buf, 0, buf.length, f.offset);
     for (;;) {
-      if (this.stopped) break;
-      const { bytesRead } = await fh.read(buf, carry, buf.length - carry, f.offset + carry);
-      if (bytesRead === 0) break;
+      const { bytesRead } = await reading;
+      if (this.stopped || bytesRead === 0) break;
       const end = carry + bytesRead;
       const nl = buf.lastIndexOf(0x0a, end - 1);
-      if (nl < 0) {
-        if (end < buf.length) {
-          carry = end;
-          continue;
-        }
-        // A line longer than the buffer: deliver this piece so memory stays bounded.
-        this.stats.linesCut++;
-        this.log.debug('log line longer than the read buffer: delivering it cut', { file: f.name, offset: f.offset, bytes: end });
-        await this.deliver(f, buf.subarray(0, end));
-        carry = 0;
+      if (nl < 0 && end < buf.length) {
+        carry = end;
+        reading = fh.read(buf, carry, buf.length - carry, f.offset + carry);
         continue;
       }
-      await this.deliver(f, buf.subarray(0, nl + 1));
-      carry = end - nl - 1;
-      if (carry > 0) buf.copyWithin(0, nl + 1, end);
+      // A line longer than the buffer is handed on in pieces, so memory stays bounded.
+      const lineEnd = nl < 0 ? end : nl + 1;
+      if (nl < 0) {
+        this.stats.linesCut++;
+        this.log.debug('log line longer than the read buffer: delivering it cut', { file: f.name, offset: f.offset, bytes: end });
+      }
+      carry = end - lineEnd;
+      next.set(buf.subarray(lineEnd, end), 0);
+      reading = fh.read(next, carry, next.length - carry, f.offset + lineEnd + carry);
+      await this.deliver(f, buf.subarray(0, lineEnd));
+      [buf, next] = [next, buf];
     }
     f.readEnd = f.offset + carry;
     if (f.readEnd > f.size) f.size = f.readEnd;
@@ -847,21 +857,4 @@ export function linesSink(onLines: (file: string, lines: string[]) => void): Lin
   };
 }
 
-/** The lines of a chunk as the tailer hands it on (see LineSink.write). */
-export function splitChunk(chunk: Uint8Array): string[] {
-  const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-  const end = buf.length > 0 && buf[buf.length - 1] === 0x0a ? buf.length - 1 : buf.length;
-  return splitLines(buf.toString('utf8', 0, end));
-}
-
-/** Splits complete lines (the text holds no final newline) and drops a CR before each LF. */
-export function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (text.includes('\r')) {
-    for (let i = 0; i < lines.length; i++) {
-      const l = lines[i] as string;
-      if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
-    }
-  }
-  return lines;
-}
+export { splitChunk, splitLines } from './lines.js';

@@ -1,7 +1,9 @@
 // One scenario, written in each MTA's log format, must give the same account
 // metrics through that MTA's real parser, the log pipeline and the
 // collector (as hono runs one case file against every router). An MTA joins
-// by adding its writer to WRITERS and its config section.
+// by adding its writer to WRITERS and its config section. Each runs with the
+// parser in this thread and in the parser thread, as the built exporter runs
+// it (the built worker: `npm test` builds first).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,21 +28,29 @@ const WRITERS: Record<string, Writer> = {
   postfix: { section: (dir) => `postfix:\n  log_file: ${dir}/mail.log*\n`, write: postfixLog },
 };
 
+/** Where the parser runs: this thread, or the built parser thread. */
+const PLACES: Record<string, false | URL> = {
+  'main thread': false,
+  'parser thread': new URL('../../dist/src/pipeline/parseWorker.js', import.meta.url),
+};
+
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function accountSeries(mta: string, writer: Writer, sessions: readonly SessionScript[]): Promise<Map<string, number>> {
+async function accountSeries(mta: string, writer: Writer, sessions: readonly SessionScript[], parserThread: false | URL): Promise<Map<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), `mailrelay-case-${mta}-`));
   dirs.push(dir);
   for (const f of writer.write(sessions)) await writeFile(join(dir, f.name), f.text);
   const config = loadConfig(
     `${writer.section(dir)}local_domains: [${LOCAL_DOMAINS.join(', ')}]\nstart_at: beginning\npositions_file: ${join(dir, '.positions.json')}\ndetection: {window: 1d}\n`,
   );
-  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
+  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false, parserThread });
   try {
     await pipeline.ready;
+    // Not parsed in this thread after a failed start of the worker.
+    expect(pipeline.status().success).toBe(true);
     const registry = new ExporterRegistry();
     logCollector.register(registry, () => pipeline);
     const text = await registry.metrics();
@@ -57,10 +67,10 @@ async function accountSeries(mta: string, writer: Writer, sessions: readonly Ses
 }
 
 describe.each(Object.entries(WRITERS))('the shared scenario written by %s', (mta, writer) => {
-  it('gives exactly the account metrics of the counting rules', async () => {
+  it.each(Object.entries(PLACES))('gives exactly the account metrics of the counting rules, parsed in the %s', async (_place, parserThread) => {
     const sessions = sharedScenario();
     const expected = expectedAccountSeries(sessions);
-    const got = await accountSeries(mta, writer, sessions);
+    const got = await accountSeries(mta, writer, sessions, parserThread);
     expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...expected].sort()));
     // The scenario exercises what it claims to: a stolen account on three IPs, a refused and an open relay.
     expect(expected.get('mailrelay_account_client_ips{account="info@domaine.com"}')).toBe(3);

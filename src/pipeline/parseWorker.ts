@@ -1,0 +1,45 @@
+// The parser's thread: chunks of log lines in, the SMTP facts of each
+// chunk out (their numbers' memory moved, not copied), in order. It holds the MTA's
+// parser and its session state; the account book stays in the main thread
+// with the metrics (see parserThread.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { MTAS } from '../mtas.js';
+import { LocalDomains } from '../smtp/facts.js';
+import { splitChunk } from '../tail/lines.js';
+import { FactBatchWriter } from './factBatch.js';
+import type { ParserThreadInit, ToParser } from './parserThread.js';
+
+const init = workerData as ParserThreadInit;
+const mta = MTAS.find((m) => m.name === init.mta);
+const source = mta?.logSource(init.section);
+if (!parentPort || !source) throw new Error(`parser thread: no log source for MTA ${init.mta}`);
+const port = parentPort;
+const facts = new FactBatchWriter();
+const parser = source.createParser({
+  localDomains: new LocalDomains(init.localDomains),
+  timeZone: init.timeZone,
+  emit: (fact) => facts.add(fact),
+});
+
+port.on('message', (m: ToParser) => {
+  if (m.kind === 'settings') {
+    parser.setLocalDomains(new LocalDomains(m.localDomains));
+    parser.setTimeZone(m.timeZone);
+    return;
+  }
+  const started = performance.now();
+  const chunk = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+  let lines: number;
+  if (parser.feedChunk) lines = parser.feedChunk(m.file, chunk);
+  else {
+    const batch = splitChunk(chunk);
+    parser.feedLines(m.file, batch);
+    lines = batch.length;
+  }
+  const batch = facts.take();
+  const { lines: fed, unparsed, lastLineTime } = parser.stats;
+  port.postMessage(
+    { kind: 'counted', lines, facts: batch, stats: { lines: fed, unparsed, lastLineTime }, seconds: (performance.now() - started) / 1000 },
+    [batch.numbers.buffer as ArrayBuffer],
+  );
+});

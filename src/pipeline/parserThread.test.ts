@@ -1,0 +1,105 @@
+// The parser thread against the parser in this thread: the same facts in the
+// same order, each chunk reported counted only once its facts are counted,
+// and no line lost when the thread dies. Runs the built worker (`npm test`
+// builds first), as the built exporter does.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/config.js';
+import { silentLogger } from '../logger.js';
+import { configuredMta } from '../mtas.js';
+import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
+import { splitLines } from '../tail/lines.js';
+import { icewarpLog } from '../../test/mta/icewarp.js';
+import { postfixLog } from '../../test/mta/postfix.js';
+import { LOCAL_DOMAINS, sharedScenario } from '../../test/mta/scenario.js';
+import { ParserThread, type ParserThreadInit } from './parserThread.js';
+
+const BUILT_WORKER = new URL('../../dist/src/pipeline/parseWorker.js', import.meta.url);
+/** A worker that dies at the first chunk it is given. */
+const DYING_WORKER = new URL(
+  `data:text/javascript,${encodeURIComponent("import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => { throw new Error('parser bug'); });")}`,
+);
+
+const MTAS = {
+  icewarp: { section: 'icewarp:\n  log_directory: /var/log/icewarp\n', write: icewarpLog },
+  postfix: { section: 'postfix:\n  log_file: /var/log/mail.log*\n', write: postfixLog },
+};
+
+function setup(mta: keyof typeof MTAS) {
+  const config = loadConfig(`${MTAS[mta].section}local_domains: [${LOCAL_DOMAINS.join(', ')}]\n`);
+  const configured = configuredMta(config)!;
+  const source = configured.mta.logSource(configured.section)!;
+  const init: ParserThreadInit = { mta, section: configured.section, localDomains: LOCAL_DOMAINS, timeZone: source.timeZone };
+  const files = MTAS[mta].write(sharedScenario());
+  return { source, init, files };
+}
+
+/** The bytes of `text` in chunks of whole lines, one line to a few dozen each (the tailer cuts them where its reads end). */
+function chunksOf(text: string): Buffer[] {
+  const bytes = Buffer.from(text);
+  const chunks: Buffer[] = [];
+  let seed = 3;
+  let at = 0;
+  while (at < bytes.length) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    let end = Math.min(bytes.length, at + 1 + (seed % 2_000));
+    const nl = bytes.indexOf(0x0a, end - 1);
+    end = nl < 0 ? bytes.length : nl + 1;
+    chunks.push(bytes.subarray(at, end));
+    at = end;
+  }
+  return chunks;
+}
+
+describe.each(Object.keys(MTAS) as (keyof typeof MTAS)[])('the %s parser in the parser thread', (mta) => {
+  it('gives the facts of the parser in this thread, in order, and reports each chunk counted after its facts', async () => {
+    const { source, init, files } = setup(mta);
+    const expected: SmtpFact[] = [];
+    const here = source.createParser({ localDomains: new LocalDomains(LOCAL_DOMAINS), timeZone: source.timeZone, emit: (f) => expected.push(f) });
+    let lines = 0;
+    for (const f of files) {
+      const fileLines = splitLines(f.text.replace(/\n$/, ''));
+      here.feedLines(f.name, fileLines);
+      lines += fileLines.length;
+    }
+
+    const got: SmtpFact[] = [];
+    const thread = new ParserThread(init, source, (f) => got.push(f), silentLogger, BUILT_WORKER);
+    const reports: { lines: number; factsBefore: number }[] = [];
+    let written = 0;
+    for (const f of files) {
+      for (const chunk of chunksOf(f.text)) {
+        written++;
+        await thread.write(f.name, chunk, (n) => reports.push({ lines: n, factsBefore: got.length }));
+      }
+    }
+    await thread.drain();
+    await thread.stop();
+
+    expect(thread.degraded).toBe(false);
+    expect(expected.length).toBeGreaterThan(30);
+    expect(got).toEqual(expected);
+    expect(reports).toHaveLength(written);
+    expect(reports.reduce((sum, r) => sum + r.lines, 0)).toBe(lines);
+    expect(reports.at(-1)!.factsBefore).toBe(expected.length);
+    expect(thread.stats).toMatchObject({ lines, unparsed: here.stats.unparsed, lastLineTime: here.stats.lastLineTime });
+  });
+
+  it('when the thread dies, parses the chunks it had not answered in this thread: no line lost, reported degraded', async () => {
+    const { source, init, files } = setup(mta);
+    const expected: SmtpFact[] = [];
+    const here = source.createParser({ localDomains: new LocalDomains(LOCAL_DOMAINS), timeZone: source.timeZone, emit: (f) => expected.push(f) });
+    for (const f of files) here.feedLines(f.name, splitLines(f.text.replace(/\n$/, '')));
+
+    const got: SmtpFact[] = [];
+    const thread = new ParserThread(init, source, (f) => got.push(f), silentLogger, DYING_WORKER);
+    let counted = 0;
+    for (const f of files) for (const chunk of chunksOf(f.text)) await thread.write(f.name, chunk, (n) => (counted += n));
+    await thread.drain();
+    await thread.stop();
+
+    expect(thread.degraded).toBe(true);
+    expect(got).toEqual(expected);
+    expect(counted).toBe(here.stats.lines);
+    expect(thread.stats.lines).toBe(here.stats.lines);
+  });
+});
