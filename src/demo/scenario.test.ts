@@ -75,6 +75,24 @@ const full: ScenarioOptions = {
   busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2 },
 };
 
+/** Each incident in its own window, on accounts that are legitimate users before it. */
+const withIncidents: ScenarioOptions = {
+  seed: 3,
+  start: new Date(Date.UTC(2026, 10, 2)),
+  durationSeconds: 2 * 3600,
+  legitimateUsers: 30,
+  inboundPerMinute: 2,
+  outboundDeliveriesPerMinute: 1,
+  busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2, recipientDomains: 105 },
+  incidents: [
+    { kind: 'sending', account: 'compta@domaine.com', startSecond: 600, endSecond: 1200, messagesPerMinute: 10, recipientsPerMessage: 10, ips: 20, foreignSender: true },
+    { kind: 'sending', account: 'rh@domaine.com', startSecond: 1800, messagesPerMinute: 1, recipientsPerMessage: 250 / 60, ips: 1, foreignSender: false },
+    { kind: 'logins', account: 'accueil@domaine.com', startSecond: 3600, endSecond: 4200, loginsPerMinute: 3, ips: 30 },
+    { kind: 'open_relay', startSecond: 4500, endSecond: 4800, recipientsPerMinute: 1 },
+    { kind: 'spray', startSecond: 5400, endSecond: 6000, perMinute: 60, usernames: 200 },
+  ],
+};
+
 describe('scenario: the parser counts exactly the truth', () => {
   it.each([
     ['a full attack scenario, local_domains configured', full, ['domaine.com']],
@@ -100,6 +118,7 @@ describe('scenario: the parser counts exactly the truth', () => {
       { ...full, durationSeconds: 5400, attack: { ...full.attack!, senders: ['willm.b@orange.fr', 'bmyerd77@yahoo.com'], passwordChangedSecond: 4800 } },
       ['domaine.com'],
     ],
+    ['incidents on legitimate accounts, and a newsletter', withIncidents, ['domaine.com']],
   ] as Array<[string, ScenarioOptions, string[]]>)('%s', (_name, opts, localDomains) => {
     const truth = scenarioTruth(opts);
     const { counted, unparsed } = parse(opts, localDomains);
@@ -145,6 +164,40 @@ describe('scenario: the parser counts exactly the truth', () => {
     expect(t.failedUsernames['info@domaine.com']).toBeGreaterThan(100);
     const before = scenarioTruth({ ...opts, attack: { ...opts.attack!, passwordChangedSecond: undefined } }).accounts['info@domaine.com']!;
     expect(stolen.messages).toBeLessThan(before.messages);
+  });
+
+  it('incidents happen in their windows, on accounts that were legitimate users before', () => {
+    const t = scenarioTruth(withIncidents);
+    const before = scenarioTruth({ ...withIncidents, durationSeconds: 590 });
+    const compta = t.accounts['compta@domaine.com'];
+    // Legitimate before: logged in from its own one or two IPs, as itself.
+    expect(before.accounts['compta@domaine.com']?.foreignSenderMessages ?? 0).toBe(0);
+    // 10 minutes at 10 messages of 10 external recipients, from 20 new IPs, foreign senders.
+    expect(compta?.externalRecipients).toBeGreaterThan(900);
+    expect(compta?.foreignSenderMessages).toBeGreaterThan(90);
+    expect(compta?.clientIps.length).toBeGreaterThan(15);
+    // The trickle: about 250 an hour, as itself, from one more IP.
+    const rh = t.accounts['rh@domaine.com'];
+    expect(rh?.externalRecipients).toBeGreaterThan(1.5 * 250);
+    expect(rh?.externalRecipients).toBeLessThan(2 * 250 + 60);
+    expect(rh?.foreignSenderMessages).toBe(0);
+    expect(rh?.clientIps.length).toBeLessThanOrEqual(3);
+    // The botnet: 30 IPs in 10 minutes, little mail.
+    const accueil = t.accounts['accueil@domaine.com'];
+    expect(accueil?.clientIps.length).toBeGreaterThanOrEqual(30);
+    expect(accueil?.externalRecipients).toBeLessThan(40);
+    // Open relay: a handful; spray: about 600 failures over its 200 names.
+    expect(t.unauthenticatedRelayRecipients).toBeGreaterThanOrEqual(3);
+    expect(t.unauthenticatedRelayRecipients).toBeLessThan(15);
+    expect(Object.keys(t.failedUsernames).length).toBeGreaterThan(150);
+    expect(Object.values(t.failedUsernames).reduce((a, b) => a + b, 0)).toBeGreaterThan(900);
+    // The newsletter: 150 an hour to about 80 of its 105 subscriber domains an hour, as itself, from 2 IPs.
+    const news = t.accounts['newsletter@domaine.com'];
+    expect(news?.externalRecipients).toBeGreaterThan(250);
+    expect(news?.externalRecipients).toBeLessThan(350);
+    expect(news?.recipientDomains.length).toBeGreaterThan(90);
+    expect(news?.recipientDomains.length).toBeLessThanOrEqual(105);
+    expect(news?.foreignSenderMessages).toBe(0);
   });
 
   it('is deterministic for a seed, and another seed differs', () => {

@@ -38,8 +38,43 @@ export interface ScenarioOptions {
      */
     passwordChangedSecond?: number;
   };
-  busyAccount?: { account: string; externalRecipientsPerHour: number; ips: number };
+  /** An honest account sending all day (a newsletter); `recipientDomains` subscriber domains (default: 7 partners). */
+  busyAccount?: { account: string; externalRecipientsPerHour: number; ips: number; recipientDomains?: number };
+  /** Attacks with a start and an end, on accounts that may be legitimate users until then. */
+  incidents?: Incident[];
 }
+
+/** One attack, from `startSecond` to `endSecond` (default: the end) of the scenario. */
+export type Incident = { startSecond: number; endSecond?: number } & (
+  | {
+      /** A stolen account sending from the attacker's IPs (new to it), to many domains. */
+      kind: 'sending';
+      account: string;
+      messagesPerMinute: number;
+      /** May be fractional: 250/h at one message a minute is 4.17 a message. */
+      recipientsPerMessage: number;
+      ips: number;
+      foreignSender: boolean;
+    }
+  | {
+      /** A botnet logging in as the account, each login from the next of `ips` IPs; it sends little. */
+      kind: 'logins';
+      account: string;
+      loginsPerMinute: number;
+      ips: number;
+    }
+  | {
+      /** The server relaying for clients that did not log in: external senders to external recipients. */
+      kind: 'open_relay';
+      recipientsPerMinute: number;
+    }
+  | {
+      /** Failed AUTH with guessed usernames, none of them real accounts. */
+      kind: 'spray';
+      perMinute: number;
+      usernames: number;
+    }
+);
 
 type Mechanism = 'login' | 'plain' | 'cram_md5' | 'other';
 
@@ -386,6 +421,12 @@ class ScenarioGenerator {
   private readonly attackIps: string[];
   private readonly busyIps: string[];
   private readonly outboundIps: string[];
+  /** The busy account's recipient domains. */
+  private readonly busyDomains: readonly string[];
+  /** Per incident: its IPs (sending, logins) or usernames (spray). */
+  private readonly incidentPools: string[][];
+  /** Per incident: logins so far (a botnet takes its IPs in turn). */
+  private readonly incidentLogins: number[];
 
   constructor(readonly opts: ScenarioOptions) {
     this.rand = seededRandom(opts.seed);
@@ -402,20 +443,42 @@ class ScenarioGenerator {
       if (this.rand() < 0.5) ips.push(this.ipv4());
       this.users.push({ address, ips });
     }
-    const sprayCount = opts.spray?.usernames ?? 0;
+    this.sprayNames = this.sprayUsernames(opts.spray?.usernames ?? 0, reserved);
+    this.attackIps = Array.from({ length: Math.max(1, opts.attack?.ips ?? 1) }, () => (this.rand() < 0.15 ? this.ipv6() : this.ipv4()));
+    this.busyIps = Array.from({ length: Math.max(1, opts.busyAccount?.ips ?? 1) }, () => this.ipv4());
+    this.outboundIps = Array.from({ length: 40 }, () => this.ipv4());
+    // Drawn only when asked for, so scenarios without them keep their lines.
+    const subscribers = opts.busyAccount?.recipientDomains;
+    this.busyDomains = subscribers === undefined ? PARTNER_DOMAINS : this.domainNames(subscribers);
+    this.incidentPools = (opts.incidents ?? []).map((incident) => {
+      if (incident.kind === 'sending' || incident.kind === 'logins') {
+        return Array.from({ length: Math.max(1, incident.ips) }, () => (this.rand() < 0.15 ? this.ipv6() : this.ipv4()));
+      }
+      if (incident.kind === 'spray') return this.sprayUsernames(incident.usernames, reserved);
+      return [];
+    });
+    this.incidentLogins = (opts.incidents ?? []).map(() => 0);
+  }
+
+  /** `n` distinct made-up domains, such as `marie-3fa1.fr`. */
+  private domainNames(n: number): string[] {
+    const names = new Set<string>();
+    while (names.size < n) names.add(`${this.pick(FIRST)}-${this.hex(4)}.${this.pick(['fr', 'com', 'net', 'de', 'be', 'eu'])}`);
+    return [...names];
+  }
+
+  /** Usernames a spray guesses: none is a user of the scenario. */
+  private sprayUsernames(count: number, reserved: ReadonlySet<string>): string[] {
     const names = new Set<string>();
     // Bounded tries: the name space is finite, a huge `usernames` gets what exists.
-    for (let tries = 0; names.size < sprayCount && tries < sprayCount * 20; tries++) {
+    for (let tries = 0; names.size < count && tries < count * 20; tries++) {
       const r = this.rand();
       const local = r < 0.4 ? this.pick(SPRAY_WORDS) : r < 0.8 ? `${this.pick(FIRST)}.${this.pick(LAST)}` : `${this.pick(SPRAY_WORDS)}${Math.floor(this.rand() * 10000)}`;
       const name = this.rand() < 0.85 ? `${local}@${this.localDomain}` : local;
       // Real accounts are left out: a spray on them would be another story (and alert).
       if (!this.users.some((u) => u.address === name) && !reserved.has(name)) names.add(name);
     }
-    this.sprayNames = [...names];
-    this.attackIps = Array.from({ length: Math.max(1, opts.attack?.ips ?? 1) }, () => (this.rand() < 0.15 ? this.ipv6() : this.ipv4()));
-    this.busyIps = Array.from({ length: Math.max(1, opts.busyAccount?.ips ?? 1) }, () => this.ipv4());
-    this.outboundIps = Array.from({ length: 40 }, () => this.ipv4());
+    return [...names];
   }
 
   pick<T>(a: readonly T[]): T {
@@ -536,6 +599,7 @@ class ScenarioGenerator {
         add((s, out) => this.busySession(s, n, out));
       }
     }
+    (o.incidents ?? []).forEach((incident, i) => this.incidentMinute(incident, i, m, endMs, starts));
     if (m % 10 === 3) add((s, out) => out.push({ peer: 'SYSTEM', thread: '0000', times: [s], rests: [this.pick(SYSTEM_TEXTS)] }));
     starts.sort((a, b) => a[0] - b[0]);
     // `start` is the log time of the first line.
@@ -544,6 +608,45 @@ class ScenarioGenerator {
     const out: Script[] = [];
     for (const [s, f] of starts) f(s, out);
     return out;
+  }
+
+  /** The sessions of one incident that start within minute `m`: its rates scaled to the part of the minute it covers. */
+  private incidentMinute(incident: Incident, index: number, m: number, endMs: number, starts: Array<[number, (start: number, out: Script[]) => void]>): void {
+    const from = Math.max(m * 60, incident.startSecond);
+    const to = Math.min((m + 1) * 60, incident.endSecond ?? Infinity, endMs / 1000);
+    if (to <= from) return;
+    const share = (to - from) / 60;
+    const at = () => Math.floor(from * 1000 + this.rand() * (to - from) * 1000);
+    const pool = this.incidentPools[index] ?? [];
+    switch (incident.kind) {
+      case 'sending': {
+        let messages = this.count(incident.messagesPerMinute * share);
+        while (messages > 0) {
+          const n = Math.min(messages, 1 + Math.floor(this.rand() * 3));
+          messages -= n;
+          starts.push([at(), (s, out) => this.stolenSession(incident, pool, s, n, out)]);
+        }
+        return;
+      }
+      case 'logins':
+        for (let i = this.count(incident.loginsPerMinute * share); i > 0; i--) {
+          const ip = pool[this.incidentLogins[index]!++ % pool.length]!;
+          starts.push([at(), (s, out) => this.botnetSession(incident.account, ip, s, out)]);
+        }
+        return;
+      case 'open_relay': {
+        let recipients = this.count(incident.recipientsPerMinute * share);
+        while (recipients > 0) {
+          const n = Math.min(recipients, 1 + Math.floor(this.rand() * 2));
+          recipients -= n;
+          starts.push([at(), (s, out) => this.relaySession(s, n, out)]);
+        }
+        return;
+      }
+      case 'spray':
+        for (let i = this.count(incident.perMinute * share); i > 0; i--) starts.push([at(), (s, out) => this.spraySession(s, out, pool)]);
+        return;
+    }
   }
 
   private userSession(user: { address: string; ips: string[] }, start: number, out: Script[]): void {
@@ -615,12 +718,12 @@ class ScenarioGenerator {
     this.finish(w, id, out);
   }
 
-  private spraySession(start: number, out: Script[]): void {
+  private spraySession(start: number, out: Script[], names: readonly string[] = this.sprayNames): void {
     const [w, id] = this.writer(this.rand() < 0.1 ? this.ipv6() : this.ipv4(), start);
     w.serverOpen(this.pick(['User', 'ylmf-pc', 'WIN-' + this.hex(6).toUpperCase(), '[127.0.0.1]']));
     for (let k = 1 + Math.floor(this.rand() * 3); k > 0; k--) {
       const r = this.rand();
-      const name = this.pick(this.sprayNames);
+      const name = this.pick(names);
       if (r < 0.7) w.auth('login', name, false);
       else if (r < 0.93) w.auth('plain', name, false, this.rand() < 0.5 ? 'inline' : 'continued');
       else if (r < 0.97) w.auth('cram_md5', name, false);
@@ -662,6 +765,45 @@ class ScenarioGenerator {
     return senders.length === 1 || this.rand() < 0.8 ? senders[0]! : this.pick(senders.slice(1));
   }
 
+  /** A stolen account's spam session (an incident): like the attack, from the incident's IPs. */
+  private stolenSession(incident: Extract<Incident, { kind: 'sending' }>, ips: readonly string[], start: number, messages: number, out: Script[]): void {
+    const [w, id] = this.writer(this.pick(ips), start);
+    w.serverOpen(this.pick(['orange.fr', 'User', 'localhost']));
+    w.auth('login', incident.account, true);
+    for (let k = 0; k < messages; k++) {
+      const sender = incident.foreignSender ? this.externalAddress(['orange.fr', 'yahoo.com', 'gmail.com']) : incident.account;
+      const rcpts: Array<[string, boolean, boolean]> = [];
+      for (let j = this.count(incident.recipientsPerMessage); j > 0; j--) {
+        const domain = this.rand() < 0.7 ? this.pick(EXTERNAL_DOMAINS) : `${this.pick(FIRST)}${this.hex(3)}.${this.pick(['com', 'net', 'fr', 'de', 'ru'])}`;
+        rcpts.push([this.externalAddress([domain]), false, true]);
+      }
+      if (rcpts.length > 0) w.message(sender, rcpts);
+    }
+    w.close();
+    this.finish(w, id, out);
+  }
+
+  /** A botnet's login: AUTH succeeds; now and then one message with a foreign sender. */
+  private botnetSession(account: string, ip: string, start: number, out: Script[]): void {
+    const [w, id] = this.writer(ip, start);
+    w.serverOpen(this.pick(['User', 'ylmf-pc', 'WIN-' + this.hex(6).toUpperCase()]));
+    w.auth(this.rand() < 0.7 ? 'login' : 'plain', account, true, 'inline');
+    if (this.rand() < 0.2) w.message(this.externalAddress(['yahoo.com', 'gmail.com']), [[this.externalAddress(), false, true]]);
+    w.close(this.rand() < 0.3);
+    this.finish(w, id, out);
+  }
+
+  /** An open relay at work: no AUTH, an external sender, external recipients accepted. */
+  private relaySession(start: number, recipients: number, out: Script[]): void {
+    const [w, id] = this.writer(this.ipv4(), start);
+    w.serverOpen(this.pick(['User', 'mail.example.org', '[127.0.0.1]']));
+    const rcpts: Array<[string, boolean, boolean]> = [];
+    for (let j = 0; j < recipients; j++) rcpts.push([this.externalAddress(), false, true]);
+    w.message(this.externalAddress(['yahoo.com', 'mail.ru']), rcpts);
+    w.close();
+    this.finish(w, id, out);
+  }
+
   private busySession(start: number, recipients: number, out: Script[]): void {
     const b = this.opts.busyAccount;
     if (b === undefined) return;
@@ -669,7 +811,7 @@ class ScenarioGenerator {
     w.serverOpen('newsletter-host');
     w.auth(this.rand() < 0.5 ? 'login' : 'plain', b.account, true, 'inline');
     const rcpts: Array<[string, boolean, boolean]> = [];
-    for (let j = 0; j < recipients; j++) rcpts.push([this.externalAddress(PARTNER_DOMAINS), false, true]);
+    for (let j = 0; j < recipients; j++) rcpts.push([this.externalAddress(this.busyDomains), false, true]);
     if (this.rand() < 0.2) rcpts.push([this.localRecipient(), true, true]);
     w.message(b.account, rcpts);
     w.close();
