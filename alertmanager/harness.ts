@@ -52,17 +52,32 @@ export async function startWebhook(): Promise<Webhook> {
   };
 }
 
+/** A route of Alertmanager's config, as far as the tests read it. */
+export interface Route {
+  receiver?: string;
+  matchers?: string[];
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  routes?: Route[];
+}
+
 /**
  * The example config, each receiver's webhook pointed at `<webhookUrl>/<receiver>`,
- * and group_wait/group_interval shortened so a test sees notifications within seconds.
+ * and every route's group_wait/group_interval shortened so a test sees notifications within seconds.
  */
 export function exampleConfigFor(webhookUrl: string): string {
   const config = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as {
-    route: Record<string, unknown>;
+    route: Route;
     receivers: { name: string; webhook_configs?: { url: string }[] }[];
   };
-  config.route.group_wait = '1s';
-  config.route.group_interval = '1s';
+  const shorten = (r: Route, top: boolean): void => {
+    if (top || r.group_wait !== undefined) r.group_wait = '1s';
+    if (top || r.group_interval !== undefined) r.group_interval = '1s';
+    for (const child of r.routes ?? []) shorten(child, false);
+  };
+  shorten(config.route, true);
   for (const r of config.receivers) for (const w of r.webhook_configs ?? []) w.url = `${webhookUrl}/${r.name}`;
   return stringify(config);
 }

@@ -4,7 +4,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_CONFIG, exampleConfigFor, startAlertmanager, startWebhook, type RunningAlertmanager, type Webhook } from '../alertmanager/harness.js';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import {
+  EXAMPLE_CONFIG,
+  exampleConfigFor,
+  startAlertmanager,
+  startWebhook,
+  type Route,
+  type RunningAlertmanager,
+  type Webhook,
+} from '../alertmanager/harness.js';
 import { fetchText, waitFor } from '../test/harness/processes.js';
 import { DEFAULT_THRESHOLDS, buildRules, type AlertingRule } from './rules.js';
 
@@ -51,6 +61,18 @@ describe('alertmanager/alertmanager.yml', () => {
       });
       expect({ alert: a.alert, code, output }).toMatchObject({ code: 0 });
     }
+  });
+
+  it('pages without waiting more than 30 s, one page per account whichever of its alerts fire', () => {
+    const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? /^(\d+)m$/.exec(d)?.[1] ?? NaN) * (d.endsWith('m') ? 60 : 1);
+    const root = (parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as { route: Route }).route;
+    const pager = root.routes?.find((r) => r.receiver === 'pager');
+    expect(pager?.matchers).toEqual(['severity="critical"']);
+    // Every route under the pager, with what it inherits: none waits longer than 30 s before the first page.
+    const walk = (r: Route, wait: string): string[] => [r.group_wait ?? wait, ...(r.routes ?? []).flatMap((c) => walk(c, r.group_wait ?? wait))];
+    const waits = walk(pager!, root.group_wait ?? '30s');
+    for (const w of waits) expect(seconds(w), w).toBeLessThanOrEqual(30);
+    expect(pager?.routes?.find((r) => r.matchers?.includes('account=~".+"'))?.group_by).toEqual(['account']);
   });
 
   it('fails amtool verification for a wrong receiver, and sends unlabelled alerts to the ticket queue', async () => {
@@ -129,5 +151,46 @@ describe('a real Alertmanager with the example config', () => {
       '/ticket MailrelayQueueRetryGrowing -',
     ]);
     expect(webhook.notifications.every((n) => n.receiver === n.path.slice(1))).toBe(true);
+  });
+
+  it('ties a warning ticketed minutes before to the page of the same account: one page for the account, its warnings muted', async () => {
+    const account = 'rh@domaine.com';
+    const alert = (alertname: string, severity: string, labels: Record<string, string> = {}) => ({
+      labels: { alertname, severity, job: 'mailrelay', account, ...labels },
+      annotations: { summary: alertname },
+      startsAt: new Date().toISOString(),
+    });
+    const post = async (alerts: unknown[]) => {
+      const res = await fetch(`${am.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      expect(res.status).toBe(200);
+    };
+    const about = (receiver: string) =>
+      webhook.notifications.filter((n) => n.receiver === receiver && n.alerts.some((a) => a.labels.account === account));
+
+    // First the sign: a ticket.
+    await post([alert('MailrelayAccountForeignSender', 'warning')]);
+    await waitFor(async () => (about('ticket').length > 0 ? true : undefined), { what: `a ticket about ${account}`, timeoutMs: 20_000 });
+
+    // Then the page: the burst and the agreeing signs arrive as one notification for the account.
+    await post([alert('MailrelayAccountExternalRecipientsBurst', 'critical'), alert('MailrelayAccountCompromised', 'critical')]);
+    const page = await waitFor(async () => about('pager')[0], { what: `a page about ${account}`, timeoutMs: 20_000 });
+    expect(page.groupLabels).toEqual({ account });
+    expect(page.alerts.map((a) => a.labels.alertname).sort()).toEqual(['MailrelayAccountCompromised', 'MailrelayAccountExternalRecipientsBurst']);
+
+    // The earlier warning is now muted by the page, and a new warning of the account is never ticketed.
+    type ApiAlert = { labels: Record<string, string>; status: { state: string; inhibitedBy: string[] } };
+    await post([alert('MailrelayAccountManyClientIPs', 'warning')]);
+    const muted = await waitFor(
+      async () => {
+        const list = JSON.parse(await fetchText(`${am.url}/api/v2/alerts?filter=account%3D%22${encodeURIComponent(account)}%22`)) as ApiAlert[];
+        const warnings = list.filter((a) => a.labels.severity === 'warning');
+        return warnings.length === 2 && warnings.every((a) => a.status.state === 'suppressed') ? warnings : undefined;
+      },
+      { what: `the warnings of ${account} to be suppressed by its page` },
+    );
+    expect(muted.every((a) => a.status.inhibitedBy.length > 0)).toBe(true);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(about('ticket').flatMap((n) => n.alerts.map((a) => a.labels.alertname))).not.toContain('MailrelayAccountManyClientIPs');
+    expect(about('pager')).toHaveLength(1);
   });
 });
