@@ -1,171 +1,39 @@
 // Prometheus recording and alerting rules for detection.md's signs, built from
-// one parameter set. Thresholds are only ever interpolated into strings, so a
-// caller (the Helm chart) can pass placeholders such as
-// `{{ .Values.prometheusRule.thresholds.accountExternalRecipientsPerHour }}`
+// one parameter set (src/detection/thresholds.ts). Thresholds are only ever
+// interpolated into strings, so a caller (the Helm chart) can pass
+// placeholders such as `{{ .Values.prometheusRule.thresholds.burstRecipients }}`
 // and get a template out.
+//
+// Baselines come from coarse series that the account group records itself:
+// one sample an hour (the hour just ended) and one a day (the day's peak and
+// total, at 00:00 UTC); a baseline is the median of the last days' samples.
+// No rule reads more than an hour of raw samples, nor more than a sample an
+// hour of history: at 10,000 accounts that is what keeps an evaluation cheap.
 import { stringify } from 'yaml';
+import { BASELINE_DAYS, DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
 
-/** Counts are `number | string` (a string may be a template placeholder); durations are Prometheus durations. */
-export interface Thresholds {
-  /** External recipients of one account within `accountExternalRecipientsRange` (all instances summed). */
-  accountExternalRecipientsPerHour: number | string;
-  accountExternalRecipientsRange: string;
-  accountExternalRecipientsFor: string;
-  /** The hourly count must also exceed this many times the account's median over `baselineRange`, when that history exists. */
-  baselineFactor: number | string;
-  baselineRange: string;
-  /** Step of the baseline subquery: one point per window at defaults ("median hour"). */
-  baselineStep: string;
-
-  accountExternalRecipientsPerDay: number | string;
-  accountExternalRecipientsDayRange: string;
-  accountExternalRecipientsDayFor: string;
-
-  /** Distinct client IPs (the exporter's windowed gauge, summed over instances). */
-  accountClientIps: number | string;
-  accountClientIpsFor: string;
-
-  /** Share (0..1) of an account's messages with a foreign envelope sender, and a minimum count. */
-  foreignSenderRatio: number | string;
-  foreignSenderMessages: number | string;
-  foreignSenderRange: string;
-  foreignSenderFor: string;
-
-  accountRecipientDomains: number | string;
-  accountRecipientDomainsFor: string;
-
-  /** Failed AUTH per second on one server. */
-  authFailuresPerSecond: number | string;
-  authFailuresRateRange: string;
-  authFailuresFor: string;
-
-  /** Failed AUTH on one account within `accountAuthFailuresRange`, with a successful login within `accountLoginRange`. */
-  accountAuthFailures: number | string;
-  accountAuthFailuresRange: string;
-  accountLoginRange: string;
-  accountAuthFailuresFor: string;
-
-  /** Any external recipient accepted without AUTH within this range. */
-  openRelayRange: string;
-  openRelayFor: string;
-
-  queueRetryMessages: number | string;
-  queueRetryGrowthRange: string;
-  queueRetryFor: string;
-
-  /** Share (0..1) of the outgoing queue held by one original sender, and a minimum count. */
-  queueSenderRatio: number | string;
-  queueSenderMessages: number | string;
-  queueSenderFor: string;
-
-  /** Seconds (IceWarp stops retrying after 4 days). */
-  queueStuckAgeSeconds: number | string;
-  queueStuckFor: string;
-
-  incomingOrphansFor: string;
-
-  exporterDownFor: string;
-  /** Seconds since the last log line's time. */
-  logSilenceSeconds: number | string;
-  logSilenceFor: string;
-  logLagBytes: number | string;
-  logLagGrowthRange: string;
-  logLagFor: string;
-  accountsOverflowRange: string;
-  accountsOverflowFor: string;
-  collectorFailingFor: string;
-
-  dnsblListedFor: string;
-  dnsblQueryErrors: number | string;
-  dnsblQueryErrorsRange: string;
-  dnsblQueryErrorsFor: string;
-  relayProbeAcceptedFor: string;
-  relayProbeFailingFor: string;
-}
-
-/** detection.md's defaults. */
-export const DEFAULT_THRESHOLDS: Thresholds = {
-  accountExternalRecipientsPerHour: 200,
-  accountExternalRecipientsRange: '1h',
-  accountExternalRecipientsFor: '10m',
-  baselineFactor: 10,
-  baselineRange: '7d',
-  baselineStep: '1h',
-
-  accountExternalRecipientsPerDay: 1000,
-  accountExternalRecipientsDayRange: '24h',
-  accountExternalRecipientsDayFor: '5m',
-
-  accountClientIps: 5,
-  accountClientIpsFor: '5m',
-
-  foreignSenderRatio: 0.5,
-  foreignSenderMessages: 20,
-  foreignSenderRange: '1h',
-  foreignSenderFor: '5m',
-
-  accountRecipientDomains: 20,
-  accountRecipientDomainsFor: '5m',
-
-  authFailuresPerSecond: 0.5,
-  authFailuresRateRange: '5m',
-  authFailuresFor: '10m',
-
-  accountAuthFailures: 10,
-  accountAuthFailuresRange: '1h',
-  accountLoginRange: '15m',
-  accountAuthFailuresFor: '0m',
-
-  openRelayRange: '15m',
-  openRelayFor: '0m',
-
-  queueRetryMessages: 500,
-  queueRetryGrowthRange: '30m',
-  queueRetryFor: '10m',
-
-  queueSenderRatio: 0.5,
-  queueSenderMessages: 100,
-  queueSenderFor: '5m',
-
-  queueStuckAgeSeconds: 345600,
-  queueStuckFor: '15m',
-
-  incomingOrphansFor: '1h',
-
-  exporterDownFor: '5m',
-  logSilenceSeconds: 900,
-  logSilenceFor: '5m',
-  logLagBytes: 5242880,
-  logLagGrowthRange: '15m',
-  logLagFor: '15m',
-  accountsOverflowRange: '1h',
-  accountsOverflowFor: '0m',
-  collectorFailingFor: '15m',
-
-  dnsblListedFor: '0m',
-  dnsblQueryErrors: 3,
-  dnsblQueryErrorsRange: '1h',
-  dnsblQueryErrorsFor: '0m',
-  relayProbeAcceptedFor: '0m',
-  relayProbeFailingFor: '10m',
-};
+export { DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
 
 /**
  * For end-to-end tests with a 1 s scrape and evaluation interval: windows of
- * seconds, same counts except where a short window cannot reach them.
+ * seconds, same counts except where a short window cannot reach them. The
+ * baselines keep their days, so a short test has no history: the absolute
+ * thresholds decide, as for a new account.
  */
 export const FAST_THRESHOLDS: Thresholds = {
   ...DEFAULT_THRESHOLDS,
+  burstRange: '10s',
+  burstFor: '2s',
   accountExternalRecipientsRange: '30s',
   accountExternalRecipientsFor: '3s',
-  baselineRange: '10m',
-  baselineStep: '30s',
-  accountExternalRecipientsDayRange: '2m',
-  accountExternalRecipientsDayFor: '3s',
+  signExternalRecipientsFor: '3s',
   accountClientIpsFor: '3s',
   foreignSenderRange: '30s',
   foreignSenderFor: '3s',
   accountRecipientDomainsFor: '3s',
+  compromisedFor: '3s',
+  botnetFor: '3s',
+  accountExternalRecipientsDayFor: '3s',
   authFailuresRateRange: '10s',
   authFailuresFor: '5s',
   accountAuthFailuresRange: '1m',
@@ -220,19 +88,52 @@ export interface RuleGroup {
   rules: (RecordingRule | AlertingRule)[];
 }
 
-/** Recording rule names, shared with dashboards. The suffixes name the default windows. */
+const MEDIAN = `median${BASELINE_DAYS}d`;
+
+/** Recording rule names, shared with dashboards and runbooks. The suffixes name the default windows. */
 export const RECORDED = {
+  // Windows over the raw counters and gauges, summed over servers, every evaluation.
+  externalRecipients5m: 'account:mailrelay_external_recipients:increase5m',
   externalRecipients: 'account:mailrelay_external_recipients:increase1h',
-  externalRecipientsBaseline: 'account:mailrelay_external_recipients:increase1h_median7d',
-  externalRecipientsDay: 'account:mailrelay_external_recipients:increase24h',
   messages: 'account:mailrelay_messages:increase1h',
   foreignSenderMessages: 'account:mailrelay_foreign_sender_messages:increase1h',
   clientIps: 'account:mailrelay_client_ips:sum',
   recipientDomains: 'account:mailrelay_recipient_domains:sum',
   authFailures: 'account:mailrelay_auth_failures:increase1h',
+  // Coarse history: one sample an hour (at minute 0, the hour just ended)…
+  externalRecipientsHourly: 'account:mailrelay_external_recipients:increase1h_hourly',
+  clientIpsHourly: 'account:mailrelay_client_ips:hourly',
+  recipientDomainsHourly: 'account:mailrelay_recipient_domains:hourly',
+  /** The last 24 complete hours, every evaluation (from the hourly samples). */
+  externalRecipientsDay: 'account:mailrelay_external_recipients:increase24h',
+  // …and one a day (at 00:00 UTC, the day just ended, for accounts present all of it).
+  externalRecipientsDailyPeak: 'account:mailrelay_external_recipients:increase1h_max1d',
+  externalRecipientsDaily: 'account:mailrelay_external_recipients:increase1d',
+  clientIpsDailyPeak: 'account:mailrelay_client_ips:max1d',
+  recipientDomainsDailyPeak: 'account:mailrelay_recipient_domains:max1d',
+  // Baselines, every evaluation: the median of the last complete days; absent without one.
+  externalRecipientsBaseline: `account:mailrelay_external_recipients:increase1h_max1d_${MEDIAN}`,
+  externalRecipientsDayBaseline: `account:mailrelay_external_recipients:increase1d_${MEDIAN}`,
+  clientIpsBaseline: `account:mailrelay_client_ips:max1d_${MEDIAN}`,
+  recipientDomainsBaseline: `account:mailrelay_recipient_domains:max1d_${MEDIAN}`,
+  /** One series per account and sign above its thresholds (label `sign`); the value is the sign's measured number. */
+  signs: 'account:mailrelay_signs:value',
   retryMessages: 'instance:mailrelay_spool_retry_messages:sum',
   outgoingMessages: 'instance:mailrelay_spool_outgoing_messages:sum',
 } as const;
+
+// The coarse history is recorded by the same group as everything else, only
+// at some evaluations: promtool evaluates every group at every step, so a
+// slower group would be tested at a rate Prometheus never runs it at.
+const EACH_HOUR = 'on () (minute() == 0)';
+const EACH_DAY = 'on () (hour() == 0 and minute() == 0)';
+/**
+ * The 24 hourly samples of the last day, whatever the minute of the
+ * evaluation (at most a minute apart): the 25th, a day ago, left out.
+ */
+const ONE_DAY = '23h59m';
+/** The daily samples of the last BASELINE_DAYS days, whatever the time of day (the one a week ago left out). */
+const BASELINE_RANGE = `${BASELINE_DAYS - 1}d23h59m`;
 
 export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: RuleGroup[] } {
   const base = (opts.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/\/+$/, '');
@@ -257,98 +158,137 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     annotations: { summary, description, runbook_url: `${base}/${name}.md` },
   });
   const R = RECORDED;
+  const sumIncrease = (selector: string, range: string) => `sum by (account) (increase(${selector}[${range}]))`;
+  const external = 'mailrelay_account_recipients_total{destination="external"}';
+  /** `series` above `threshold`, unless the account has a baseline and `series` is within `factor` × it. */
+  const aboveUnlessUsual = (series: string, threshold: number | string, factor: number | string, baseline: string) =>
+    [`${series} > ${threshold}`, `unless on (account)`, `${series} <= ${factor} * ${baseline}`].join('\n');
+  /** `series` above `threshold` and above `factor` × its baseline (none without history). */
+  const aboveUsual = (series: string, threshold: number | string, factor: number | string, baseline: string) =>
+    `(${series} > ${threshold}) > ${factor} * ${baseline}`;
+  /** A daily sample: at 00:00 UTC, for accounts that were there at the start of the day that just ended. */
+  const daily = (expr: string) => [expr, `and on (account)`, `${R.externalRecipientsHourly} offset 1d`, `and ${EACH_DAY}`].join('\n');
+
+  // The signs of a stolen account: each a warning, together a page.
+  const signs = {
+    volume: aboveUsual(R.externalRecipients, t.signExternalRecipients, t.signExternalRecipientsUsualFactor, R.externalRecipientsBaseline),
+    client_ips: aboveUnlessUsual(R.clientIps, t.accountClientIps, t.accountClientIpsUsualFactor, R.clientIpsBaseline),
+    foreign_sender: `(${R.foreignSenderMessages} > ${t.foreignSenderMessages}) > ${t.foreignSenderRatio} * ${R.messages}`,
+    recipient_domains: aboveUsual(R.recipientDomains, t.accountRecipientDomains, t.accountRecipientDomainsUsualFactor, R.recipientDomainsBaseline),
+  } as const;
+  const sign = (name: keyof typeof signs) => `max by (account) (${R.signs}{sign="${name}"})`;
 
   // Recording rules sit in the group of the alerts that read them: rules of one
   // group run in order, so an alert always sees this evaluation's values.
   const accountRecording: RecordingRule[] = [
-    {
-      record: R.externalRecipients,
-      expr: `sum by (account) (increase(mailrelay_account_recipients_total{destination="external"}[${t.accountExternalRecipientsRange}]))`,
-    },
-    {
-      // A subquery samples the window once per step: the median of the past windows, cheaply.
-      record: R.externalRecipientsBaseline,
-      expr: `quantile_over_time(0.5, ${R.externalRecipients}[${t.baselineRange}:${t.baselineStep}])`,
-    },
-    {
-      record: R.externalRecipientsDay,
-      expr: `sum by (account) (increase(mailrelay_account_recipients_total{destination="external"}[${t.accountExternalRecipientsDayRange}]))`,
-    },
-    {
-      record: R.messages,
-      expr: `sum by (account) (increase(mailrelay_account_messages_total[${t.foreignSenderRange}]))`,
-    },
-    {
-      record: R.foreignSenderMessages,
-      expr: `sum by (account) (increase(mailrelay_account_foreign_sender_messages_total[${t.foreignSenderRange}]))`,
-    },
+    { record: R.externalRecipients5m, expr: sumIncrease(external, t.burstRange) },
+    { record: R.externalRecipients, expr: sumIncrease(external, t.accountExternalRecipientsRange) },
+    { record: R.messages, expr: sumIncrease('mailrelay_account_messages_total', t.foreignSenderRange) },
+    { record: R.foreignSenderMessages, expr: sumIncrease('mailrelay_account_foreign_sender_messages_total', t.foreignSenderRange) },
     { record: R.clientIps, expr: 'sum by (account) (mailrelay_account_client_ips)' },
     { record: R.recipientDomains, expr: 'sum by (account) (mailrelay_account_recipient_domains)' },
+    { record: R.authFailures, expr: sumIncrease('mailrelay_account_auth_failures_total', t.accountAuthFailuresRange) },
+    { record: R.externalRecipientsHourly, expr: `${R.externalRecipients} and ${EACH_HOUR}` },
+    { record: R.clientIpsHourly, expr: `${R.clientIps} and ${EACH_HOUR}` },
+    { record: R.recipientDomainsHourly, expr: `${R.recipientDomains} and ${EACH_HOUR}` },
+    { record: R.externalRecipientsDay, expr: `sum_over_time(${R.externalRecipientsHourly}[${ONE_DAY}])` },
+    { record: R.externalRecipientsDailyPeak, expr: daily(`max_over_time(${R.externalRecipientsHourly}[${ONE_DAY}])`) },
+    { record: R.externalRecipientsDaily, expr: daily(R.externalRecipientsDay) },
+    { record: R.clientIpsDailyPeak, expr: daily(`max_over_time(${R.clientIpsHourly}[${ONE_DAY}])`) },
+    { record: R.recipientDomainsDailyPeak, expr: daily(`max_over_time(${R.recipientDomainsHourly}[${ONE_DAY}])`) },
+    { record: R.externalRecipientsBaseline, expr: `quantile_over_time(0.5, ${R.externalRecipientsDailyPeak}[${BASELINE_RANGE}])` },
+    { record: R.externalRecipientsDayBaseline, expr: `quantile_over_time(0.5, ${R.externalRecipientsDaily}[${BASELINE_RANGE}])` },
+    { record: R.clientIpsBaseline, expr: `quantile_over_time(0.5, ${R.clientIpsDailyPeak}[${BASELINE_RANGE}])` },
+    { record: R.recipientDomainsBaseline, expr: `quantile_over_time(0.5, ${R.recipientDomainsDailyPeak}[${BASELINE_RANGE}])` },
     {
-      record: R.authFailures,
-      expr: `sum by (account) (increase(mailrelay_account_auth_failures_total[${t.accountAuthFailuresRange}]))`,
+      record: R.signs,
+      expr: Object.entries(signs)
+        .map(([name, expr]) => `label_replace(\n  ${expr.split('\n').join('\n  ')}\n, "sign", "${name}", "", "")`)
+        .join('\nor\n'),
     },
   ];
 
-  const serverRecording: RecordingRule[] = [
-    {
-      // IceWarp's staff count the retry queue as retry/ plus priority_*.
-      record: R.retryMessages,
-      expr: 'sum without (folder) (mailrelay_spool_messages{queue="outgoing", folder=~"_outgoing/(retry|priority_.+)"})',
-    },
-    {
-      record: R.outgoingMessages,
-      expr: 'sum without (folder, queue) (mailrelay_spool_messages{queue="outgoing"})',
-    },
-  ];
-
+  const usualHour = `its usual hour (the median, over its last ${BASELINE_DAYS} complete days, of each day's busiest hour)`;
+  const usualPeak = `its usual peak (the median, over its last ${BASELINE_DAYS} complete days, of each day's highest)`;
   const accountAlerts: AlertingRule[] = [
+    alert(
+      'MailrelayAccountExternalRecipientsBurst',
+      'critical',
+      t.burstFor,
+      [
+        `${R.externalRecipients5m} > ${t.burstRecipients}`,
+        `unless on (account)`,
+        `${R.externalRecipients} <= ${t.burstUsualFactor} * ${R.externalRecipientsBaseline}`,
+      ].join('\n'),
+      `Account ${account} is sending a burst of mail to external recipients`,
+      `Account ${account} sent to ${value} external recipients in the last ${t.burstRange} across all servers ` +
+        `(threshold ${t.burstRecipients}; with history, its last hour is also above ${t.burstUsualFactor}× ${usualHour}). ` +
+        `Its password is probably stolen and the server is relaying spam.`,
+    ),
     alert(
       'MailrelayAccountExternalRecipientsHigh',
       'critical',
       t.accountExternalRecipientsFor,
-      // With less than baselineRange of history (no sample baselineRange ago), the absolute threshold alone decides.
-      [
-        `${R.externalRecipients} > ${t.accountExternalRecipientsPerHour}`,
-        `and on (account)`,
-        `(`,
-        `    ${R.externalRecipients} > ${t.baselineFactor} * ${R.externalRecipientsBaseline}`,
-        `  or on (account)`,
-        `    (${R.externalRecipients} unless on (account) ${R.externalRecipients} offset ${t.baselineRange})`,
-        `)`,
-      ].join('\n'),
+      aboveUnlessUsual(R.externalRecipients, t.accountExternalRecipientsPerHour, t.accountExternalRecipientsUsualFactor, R.externalRecipientsBaseline),
       `Account ${account} is sending to an abnormal number of external recipients`,
       `Account ${account} sent to ${value} external recipients in the last ${t.accountExternalRecipientsRange} across all servers ` +
-        `(threshold ${t.accountExternalRecipientsPerHour}, and ${t.baselineFactor}× its median over ${t.baselineRange} when that history exists). ` +
+        `(threshold ${t.accountExternalRecipientsPerHour}; with history, also above ${t.accountExternalRecipientsUsualFactor}× ${usualHour}). ` +
         `Its password is probably stolen and the server is relaying spam.`,
+    ),
+    alert(
+      'MailrelayAccountBotnetLogins',
+      'critical',
+      t.botnetFor,
+      aboveUnlessUsual(R.clientIps, t.botnetClientIps, t.botnetUsualFactor, R.clientIpsBaseline),
+      `Account ${account} logs in from a botnet`,
+      `Account ${account} authenticated successfully from ${value} distinct client IPs within the exporter's detection window ` +
+        `(threshold ${t.botnetClientIps}; with history, also above ${t.botnetUsualFactor}× ${usualPeak}). ` +
+        `Its password is in the hands of a botnet, which will send spam with it.`,
+    ),
+    alert(
+      'MailrelayAccountCompromised',
+      'critical',
+      t.compromisedFor,
+      `count by (account) (${R.signs}) >= ${t.compromisedSigns}`,
+      `Account ${account} shows several signs of a stolen password at once`,
+      `Account ${account} shows ${value} signs of a stolen account at once (threshold ${t.compromisedSigns}): ` +
+        `${tpl(`range printf "${R.signs}{account=%q}" $labels.account | query | sortByLabel "sign"`)}${tpl('.Labels.sign')} ${tpl('end')}` +
+        `(volume and recipient domains compared with its own history).`,
+    ),
+    alert(
+      'MailrelayAccountExternalRecipientsAboveUsual',
+      'warning',
+      t.signExternalRecipientsFor,
+      sign('volume'),
+      `Account ${account} sends far more than usual`,
+      `Account ${account} sent to ${value} external recipients in the last ${t.accountExternalRecipientsRange}, ` +
+        `more than ${t.signExternalRecipientsUsualFactor}× ${usualHour} (minimum ${t.signExternalRecipients}).`,
     ),
     alert(
       'MailrelayAccountExternalRecipientsDailyHigh',
       'warning',
       t.accountExternalRecipientsDayFor,
-      `${R.externalRecipientsDay} > ${t.accountExternalRecipientsPerDay}`,
-      `Account ${account} exceeded the daily external recipient limit`,
-      `Account ${account} sent to ${value} external recipients in the last ${t.accountExternalRecipientsDayRange} ` +
-        `(threshold ${t.accountExternalRecipientsPerDay}, the per-account daily send limit IceWarp recommends).`,
+      aboveUsual(R.externalRecipientsDay, t.accountExternalRecipientsPerDay, t.accountExternalRecipientsDayUsualFactor, R.externalRecipientsDayBaseline),
+      `Account ${account} sent far more external mail than on a usual day`,
+      `Account ${account} sent to ${value} external recipients in the last 24 complete hours ` +
+        `(threshold ${t.accountExternalRecipientsPerDay}, the per-account daily send limit IceWarp recommends), ` +
+        `more than ${t.accountExternalRecipientsDayUsualFactor}× its usual day (the median of its last ${BASELINE_DAYS} complete days).`,
     ),
     alert(
       'MailrelayAccountManyClientIPs',
       'warning',
       t.accountClientIpsFor,
-      `${R.clientIps} > ${t.accountClientIps}`,
+      sign('client_ips'),
       `Account ${account} logs in from many IP addresses`,
       `Account ${account} authenticated successfully from ${value} distinct client IPs within the exporter's detection window ` +
-        `(threshold ${t.accountClientIps}; summed over servers). A person uses one to three; stolen credentials are used from botnets.`,
+        `(threshold ${t.accountClientIps}; with history, also above ${t.accountClientIpsUsualFactor}× ${usualPeak}; summed over servers). ` +
+        `A person uses one to three; stolen credentials are used from botnets.`,
     ),
     alert(
       'MailrelayAccountForeignSender',
       'warning',
       t.foreignSenderFor,
-      [
-        `${R.foreignSenderMessages} > ${t.foreignSenderMessages}`,
-        `and on (account)`,
-        `${R.foreignSenderMessages} > ${t.foreignSenderRatio} * ${R.messages}`,
-      ].join('\n'),
+      sign('foreign_sender'),
       `Account ${account} sends with envelope senders that are not its own`,
       `Account ${account} sent ${value} messages with a foreign MAIL FROM in the last ${t.foreignSenderRange}, ` +
         `more than ${t.foreignSenderRatio} of its messages (minimum ${t.foreignSenderMessages}).`,
@@ -357,10 +297,10 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       'MailrelayAccountManyRecipientDomains',
       'warning',
       t.accountRecipientDomainsFor,
-      `${R.recipientDomains} > ${t.accountRecipientDomains}`,
-      `Account ${account} sends to many unrelated external domains`,
+      sign('recipient_domains'),
+      `Account ${account} sends to far more external domains than usual`,
       `Account ${account} sent to ${value} distinct external recipient domains within the exporter's detection window ` +
-        `(threshold ${t.accountRecipientDomains}).`,
+        `(threshold ${t.accountRecipientDomains}, and more than ${t.accountRecipientDomainsUsualFactor}× ${usualPeak}).`,
     ),
     alert(
       'MailrelayAccountBruteForceSucceeded',
@@ -380,6 +320,18 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       `Account ${account} had ${value} failed logins in the last ${t.accountAuthFailuresRange} ` +
         `(threshold ${t.accountAuthFailures}) and a successful login within ${t.accountLoginRange}: its password may have been guessed.`,
     ),
+  ];
+
+  const serverRecording: RecordingRule[] = [
+    {
+      // IceWarp's staff count the retry queue as retry/ plus priority_*.
+      record: R.retryMessages,
+      expr: 'sum without (folder) (mailrelay_spool_messages{queue="outgoing", folder=~"_outgoing/(retry|priority_.+)"})',
+    },
+    {
+      record: R.outgoingMessages,
+      expr: 'sum without (folder, queue) (mailrelay_spool_messages{queue="outgoing"})',
+    },
   ];
 
   const serverAlerts: AlertingRule[] = [

@@ -1,8 +1,10 @@
 // The Grafana dashboards, as code (Grafana Foundation SDK). `generate.ts`
 // writes them to dashboards/*.json; a test fails when the JSON is stale.
-// Queries use raw metrics only (no recording rules), so the dashboards work
-// without alerts/ loaded. Every selector carries the job and instance
-// variables, every range is $__rate_interval (see dashboards.test.ts).
+// Queries use raw metrics, so the dashboards work without alerts/ loaded;
+// the one exception, the account drill-down's comparison with the account's
+// usual hour, reads the baselines recorded by alerts/mailrelay.rules.yml (and
+// is empty without them). Every selector of a raw metric carries the job and
+// instance variables, every range is $__rate_interval (see dashboards.test.ts).
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
@@ -10,6 +12,9 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import { RECORDED } from '../alerts/rules.js';
+import { parseDuration } from '../src/config/duration.js';
+import { DEFAULT_THRESHOLDS } from '../src/detection/thresholds.js';
 
 export const UIDS = {
   overview: 'mailrelay-overview',
@@ -20,13 +25,18 @@ export const UIDS = {
 /** Same base as alerts/rules.ts: runbook pages are `<base>/<AlertName>.md`. */
 export const RUNBOOK_BASE_URL = 'https://github.com/mailrelay-exporter/mailrelay-exporter/blob/main/docs/runbooks';
 
-/** Thresholds from ../shared/spec/detection.md, shown as colours; the alerts own the real decision. */
-const EXTERNAL_RECIPIENTS_PER_HOUR = 200;
-const CLIENT_IPS = 5;
-const RECIPIENT_DOMAINS = 20;
-const FOREIGN_SENDER_SHARE = 0.5;
-const AUTH_FAILURES_PER_SECOND = 0.5;
-const STUCK_SECONDS = 4 * 24 * 3600;
+/** The alerts' own default thresholds (src/detection/thresholds.ts), shown as colours and dashed lines. */
+const T = DEFAULT_THRESHOLDS;
+/** The slow window's page: external recipients in an hour. */
+const EXTERNAL_RECIPIENTS_PER_HOUR = T.accountExternalRecipientsPerHour;
+/** The fast window's page, as a pace: burstRecipients in burstRange, per hour. */
+const BURST_PER_HOUR = (T.burstRecipients * 3600) / parseDuration(T.burstRange)!;
+const CLIENT_IPS = T.accountClientIps;
+const BOTNET_CLIENT_IPS = T.botnetClientIps;
+const RECIPIENT_DOMAINS = T.accountRecipientDomains;
+const FOREIGN_SENDER_SHARE = T.foreignSenderRatio;
+const AUTH_FAILURES_PER_SECOND = T.authFailuresPerSecond;
+const STUCK_SECONDS = T.queueStuckAgeSeconds;
 
 const TAGS = ['mailrelay', 'icewarp', 'spam'];
 const DATASOURCE: dashboard.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
@@ -297,13 +307,13 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withPanel(
       statPanel({
         title: 'Accounts above send threshold',
-        description: `Accounts sending to more than ${EXTERNAL_RECIPIENTS_PER_HOUR} external recipients per hour (the alert's default threshold). A stolen account shows up here first.`,
+        description: `Accounts sending to more than ${EXTERNAL_RECIPIENTS_PER_HOUR} external recipients per hour, the hourly page's threshold (an account with a week of history pages only above ${T.accountExternalRecipientsUsualFactor}× its usual hour). A stolen account shows up here first.`,
         unit: 'short',
         w: S,
         h: 4,
         expr: `count(${perHour('account', 'mailrelay_account_recipients_total', EXTERNAL)} > ${EXTERNAL_RECIPIENTS_PER_HOUR}) or vector(0)`,
         thresholds: OK_RED(1),
-      }).links([runbookLink('MailrelayAccountExternalRecipientsHigh')]),
+      }).links([runbookLink('MailrelayAccountExternalRecipientsHigh'), runbookLink('MailrelayAccountExternalRecipientsBurst')]),
     )
     .withPanel(
       statPanel({
@@ -376,23 +386,26 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withPanel(
       seriesPanel({
         title: 'External recipients per account (top 10)',
-        description: `Recipients outside the local domains, per hour, for the 10 busiest accounts. The dashed line is the ${EXTERNAL_RECIPIENTS_PER_HOUR}/h alert threshold. Click a series for the account drill-down.`,
+        description:
+          `Recipients outside the local domains, per hour, for the 10 busiest accounts. The dashed lines are the pages' thresholds: ` +
+          `${EXTERNAL_RECIPIENTS_PER_HOUR}/h for ${T.accountExternalRecipientsFor} (the hourly window) and ${BURST_PER_HOUR}/h, ${T.burstRecipients} in ${T.burstRange} (a burst, paged within minutes). ` +
+          `An account with a week of history pages only above ${T.accountExternalRecipientsUsualFactor}× (a burst: ${T.burstUsualFactor}×) its usual hour. Click a series for the account drill-down.`,
         unit: 'suffix: /h',
         w: 12,
         h: 9,
         queries: [query(`topk(10, ${perHour('account', 'mailrelay_account_recipients_total', EXTERNAL)})`, '{{account}}')],
-        thresholds: thresholds([null, 'transparent'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'red']),
+        thresholds: thresholds([null, 'transparent'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'orange'], [BURST_PER_HOUR, 'red']),
       }).dataLinks([accountLink]),
     )
     .withPanel(
       seriesPanel({
         title: 'Client IPs per account (top 10)',
-        description: `Distinct client IPs that logged in as the account within the exporter's detection window. People use one to three; above ${CLIENT_IPS} suggests a botnet using stolen credentials.`,
+        description: `Distinct client IPs that logged in as the account within the exporter's detection window. People use one to three. The dashed lines: above ${CLIENT_IPS}, a sign of a stolen account; above ${BOTNET_CLIENT_IPS}, the botnet page (for an account with history, above ${T.accountClientIpsUsualFactor}× and ${T.botnetUsualFactor}× its usual peak).`,
         unit: 'short',
         w: 12,
         h: 9,
         queries: [query(`topk(10, max by (account) (${m('mailrelay_account_client_ips')}))`, '{{account}}')],
-        thresholds: thresholds([null, 'transparent'], [CLIENT_IPS, 'red']),
+        thresholds: thresholds([null, 'transparent'], [CLIENT_IPS, 'orange'], [BOTNET_CLIENT_IPS, 'red']),
       }).dataLinks([accountLink]),
     )
     .withPanel(
@@ -409,13 +422,13 @@ export function overviewDashboard(): dashboard.Dashboard {
             name: 'External recipients /h',
             expr: topExternal,
             unit: 'short',
-            thresholds: thresholds([null, 'green'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'red']),
+            thresholds: thresholds([null, 'green'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'orange'], [BURST_PER_HOUR, 'red']),
           },
           {
             name: 'Client IPs',
             expr: `max by (account) (${m('mailrelay_account_client_ips')}) and on (account) ${topExternal}`,
             unit: 'short',
-            thresholds: thresholds([null, 'green'], [CLIENT_IPS + 1, 'red']),
+            thresholds: thresholds([null, 'green'], [CLIENT_IPS + 1, 'orange'], [BOTNET_CLIENT_IPS + 1, 'red']),
           },
           {
             name: 'Recipient domains',
@@ -582,6 +595,10 @@ export function overviewDashboard(): dashboard.Dashboard {
 
 export function accountDashboard(): dashboard.Dashboard {
   const a = (name: string, ...extra: string[]): string => m(name, ACCOUNT, ...extra);
+  const R = RECORDED;
+  // The recorded series are summed over instances: keep them to accounts the selected job and instances know.
+  const known = `on () count(${a('mailrelay_account_logins_total')}) > 0`;
+  const recorded = (expr: string): string => `${expr} and ${known}`;
   const share = `sum(rate(${a('mailrelay_account_foreign_sender_messages_total')}[${RI}])) / sum(rate(${a('mailrelay_account_messages_total')}[${RI}]))`;
   const S = 4;
   return base(
@@ -604,29 +621,29 @@ export function accountDashboard(): dashboard.Dashboard {
     .withPanel(
       statPanel({
         title: 'External recipients',
-        description: `Recipients outside the local domains, per hour. Above ${EXTERNAL_RECIPIENTS_PER_HOUR}/h the account is sending like a spammer.`,
+        description: `Recipients outside the local domains, per hour. Above ${EXTERNAL_RECIPIENTS_PER_HOUR}/h (orange) the account is sending like a spammer; at ${BURST_PER_HOUR}/h (red) it bursts. Compare with its usual hour below.`,
         unit: 'suffix: /h',
         w: S,
         h: 4,
         expr: perHour('', 'mailrelay_account_recipients_total', ACCOUNT, EXTERNAL),
-        thresholds: thresholds([null, 'green'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'red']),
-      }).links([runbookLink('MailrelayAccountExternalRecipientsHigh')]),
+        thresholds: thresholds([null, 'green'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'orange'], [BURST_PER_HOUR, 'red']),
+      }).links([runbookLink('MailrelayAccountExternalRecipientsHigh'), runbookLink('MailrelayAccountExternalRecipientsBurst')]),
     )
     .withPanel(
       statPanel({
         title: 'Client IPs',
-        description: `Distinct client IPs that logged in as the account within the detection window. Above ${CLIENT_IPS}: stolen credentials used from many machines.`,
+        description: `Distinct client IPs that logged in as the account within the detection window. Above ${CLIENT_IPS} (orange): stolen credentials used from many machines; above ${BOTNET_CLIENT_IPS} (red): a botnet.`,
         unit: 'short',
         w: S,
         h: 4,
         expr: `max(${a('mailrelay_account_client_ips')})`,
-        thresholds: thresholds([null, 'green'], [CLIENT_IPS + 1, 'red']),
-      }).links([runbookLink('MailrelayAccountManyClientIPs')]),
+        thresholds: thresholds([null, 'green'], [CLIENT_IPS + 1, 'orange'], [BOTNET_CLIENT_IPS + 1, 'red']),
+      }).links([runbookLink('MailrelayAccountManyClientIPs'), runbookLink('MailrelayAccountBotnetLogins')]),
     )
     .withPanel(
       statPanel({
         title: 'Recipient domains',
-        description: `Distinct external recipient domains within the detection window. Above ${RECIPIENT_DOMAINS}: mail to unrelated recipients.`,
+        description: `Distinct external recipient domains within the detection window. Above ${RECIPIENT_DOMAINS} and ${T.accountRecipientDomainsUsualFactor}× its usual peak: mail to unrelated recipients (a newsletter reaches many domains every day).`,
         unit: 'short',
         w: S,
         h: 4,
@@ -671,12 +688,12 @@ export function accountDashboard(): dashboard.Dashboard {
     .withPanel(
       seriesPanel({
         title: 'Recipients: external vs local',
-        description: 'Recipients of the account\'s accepted messages per hour, by destination: external (outside the local domains) or local.',
+        description: `Recipients of the account's accepted messages per hour, by destination: external (outside the local domains) or local. The dashed lines are the external pages' thresholds: ${EXTERNAL_RECIPIENTS_PER_HOUR}/h for ${T.accountExternalRecipientsFor}, and a burst's ${BURST_PER_HOUR}/h (${T.burstRecipients} in ${T.burstRange}).`,
         unit: 'suffix: /h',
         w: 12,
         h: 8,
         queries: [query(perHour('destination', 'mailrelay_account_recipients_total', ACCOUNT), '{{destination}}')],
-        thresholds: thresholds([null, 'transparent'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'red']),
+        thresholds: thresholds([null, 'transparent'], [EXTERNAL_RECIPIENTS_PER_HOUR, 'orange'], [BURST_PER_HOUR, 'red']),
       }),
     )
     .withPanel(
@@ -692,7 +709,7 @@ export function accountDashboard(): dashboard.Dashboard {
     .withPanel(
       seriesPanel({
         title: 'Client IPs and recipient domains',
-        description: 'Distinct client IPs that logged in as the account, and distinct external recipient domains it sent to, within the detection window.',
+        description: `Distinct client IPs that logged in as the account, and distinct external recipient domains it sent to, within the detection window. The dashed lines are the client IPs' thresholds: a sign above ${CLIENT_IPS}, the botnet page above ${BOTNET_CLIENT_IPS}.`,
         unit: 'short',
         w: 12,
         h: 8,
@@ -700,6 +717,7 @@ export function accountDashboard(): dashboard.Dashboard {
           query(`max(${a('mailrelay_account_client_ips')})`, 'client IPs'),
           query(`max(${a('mailrelay_account_recipient_domains')})`, 'recipient domains'),
         ],
+        thresholds: thresholds([null, 'transparent'], [CLIENT_IPS, 'orange'], [BOTNET_CLIENT_IPS, 'red']),
       }),
     )
     .withPanel(
@@ -732,6 +750,55 @@ export function accountDashboard(): dashboard.Dashboard {
         h: 8,
         queries: [query(`sum by (sender) (${m('mailrelay_spool_sender_messages', 'sender=~"$account"')})`, '{{sender}}')],
       }),
+    )
+    .withRow(new dashboard.RowBuilder('$account against its own history (from the recording rules of alerts/mailrelay.rules.yml)'))
+    .withPanel(
+      statPanel({
+        title: 'Signs of a stolen account',
+        description:
+          `How many of the four signs are above their thresholds now (volume above its usual hour, many client IPs, foreign senders, recipient domains above their usual peak). ` +
+          `${T.compromisedSigns} or more for ${T.compromisedFor} page as MailrelayAccountCompromised. Needs the project's recording rules.`,
+        unit: 'short',
+        w: 4,
+        h: 8,
+        expr: `${recorded(`count(${R.signs}{${ACCOUNT}})`)} or vector(0)`,
+        thresholds: thresholds([null, 'green'], [1, 'orange'], [T.compromisedSigns, 'red']),
+      }).links([runbookLink('MailrelayAccountCompromised')]),
+    )
+    .withPanel(
+      seriesPanel({
+        title: 'External recipients against its usual hour',
+        description:
+          `External recipients in the last hour, and the account's usual hour (the median, over its last 7 complete days, of each day's busiest hour) ` +
+          `times ${T.signExternalRecipientsUsualFactor} (a sign, above ${T.signExternalRecipients}) and times ${T.accountExternalRecipientsUsualFactor} (the page, above ${EXTERNAL_RECIPIENTS_PER_HOUR}). ` +
+          `No usual hour for a new account (less than a complete day): only the absolute thresholds apply to it. Needs the project's recording rules.`,
+        unit: 'short',
+        w: 10,
+        h: 8,
+        queries: [
+          query(recorded(`sum(${R.externalRecipients}{${ACCOUNT}})`), 'last hour'),
+          query(recorded(`${T.signExternalRecipientsUsualFactor} * sum(${R.externalRecipientsBaseline}{${ACCOUNT}})`), `${T.signExternalRecipientsUsualFactor}× usual hour (sign)`),
+          query(recorded(`${T.accountExternalRecipientsUsualFactor} * sum(${R.externalRecipientsBaseline}{${ACCOUNT}})`), `${T.accountExternalRecipientsUsualFactor}× usual hour (page)`),
+        ],
+      }).links([runbookLink('MailrelayAccountExternalRecipientsAboveUsual')]),
+    )
+    .withPanel(
+      seriesPanel({
+        title: 'Client IPs and recipient domains against their usual peak',
+        description:
+          `Client IPs and recipient domains within the detection window, and the account's usual peak of each (the median, over its last 7 complete days, of each day's highest) ` +
+          `times ${T.accountClientIpsUsualFactor} (client IPs: a sign), ${T.botnetUsualFactor} (client IPs: the botnet page) and ${T.accountRecipientDomainsUsualFactor} (domains: a sign). Needs the project's recording rules.`,
+        unit: 'short',
+        w: 10,
+        h: 8,
+        queries: [
+          query(recorded(`sum(${R.clientIps}{${ACCOUNT}})`), 'client IPs'),
+          query(recorded(`${T.accountClientIpsUsualFactor} * sum(${R.clientIpsBaseline}{${ACCOUNT}})`), `${T.accountClientIpsUsualFactor}× usual client IPs (sign)`),
+          query(recorded(`${T.botnetUsualFactor} * sum(${R.clientIpsBaseline}{${ACCOUNT}})`), `${T.botnetUsualFactor}× usual client IPs (botnet page)`),
+          query(recorded(`sum(${R.recipientDomains}{${ACCOUNT}})`), 'recipient domains'),
+          query(recorded(`${T.accountRecipientDomainsUsualFactor} * sum(${R.recipientDomainsBaseline}{${ACCOUNT}})`), `${T.accountRecipientDomainsUsualFactor}× usual recipient domains (sign)`),
+        ],
+      }).links([runbookLink('MailrelayAccountManyClientIPs'), runbookLink('MailrelayAccountManyRecipientDomains')]),
     )
     .build();
 }

@@ -88,7 +88,9 @@ export function queriesOf(d: DashboardJson): DashboardQuery[] {
 }
 
 /** Metric names this project queries: its own, the scrape's `up`, and Prometheus' `ALERTS`. */
-const METRIC = /\b(mailrelay_[a-z0-9_]+|up|ALERTS)\b(\{[^}]*\})?/g;
+const METRIC = /(?<![:\w])(mailrelay_[a-z0-9_]+|up|ALERTS)\b(\{[^}]*\})?/g;
+/** The per-account series recorded by alerts/mailrelay.rules.yml: summed over instances, they carry only `account`. */
+const RECORDED_SERIES = /\b(account:mailrelay_[a-z0-9_]+:[a-z0-9_]+)\b(\{[^}]*\})?/g;
 
 /** Problems with one query; empty when it follows the conventions. */
 export function lintQuery(q: Pick<DashboardQuery, 'expr' | 'where'>, variables: readonly string[]): string[] {
@@ -103,6 +105,10 @@ export function lintQuery(q: Pick<DashboardQuery, 'expr' | 'where'>, variables: 
     if (q.where !== 'variable job' && !/\bjob=~"\$job\|?"/.test(matchers)) say(`${m[1]} has no job=~"$job" matcher`);
     const scoped = q.where !== 'variable job' && q.where !== 'variable instance';
     if (scoped && !/\binstance=~"\$instance\|?"/.test(matchers)) say(`${m[1]} has no instance=~"$instance" matcher`);
+  }
+  for (const m of q.expr.matchAll(RECORDED_SERIES)) {
+    selectors++;
+    if (!/\baccount=~"\$account"/.test(m[2] ?? '')) say(`${m[1]} has no account=~"$account" matcher`);
   }
   if (selectors === 0) say('no metric selector');
   for (const m of q.expr.matchAll(/\[([^\]]*)\]/g)) {
