@@ -10,6 +10,7 @@ import {
   DEFAULT_THRESHOLDS,
   FAST_THRESHOLDS,
   buildRules,
+  recordingLevels,
   renderRulesYaml,
   type AlertingRule,
   type RecordingRule,
@@ -117,6 +118,25 @@ describe('generated rules', () => {
     for (const r of raw) expect(r.expr, r.record).toMatch(/^sum by \(account\) \([^()]*(\([^()]*\))?[^()]*\)$/);
     // The rest is built from those, so it keeps the account label and nothing else.
     for (const r of account.filter((r) => !raw.includes(r))) expect(r.expr, r.record).not.toMatch(/(?<![:\w])mailrelay_/);
+  });
+
+  it('splits the recording rules into dependency levels for create-blocks-from rules: each reads only lower levels', async () => {
+    const levels = recordingLevels(defaults.groups);
+    const all = defaults.groups.flatMap((g) => g.rules.filter((r): r is RecordingRule => 'record' in r));
+    expect(levels.flat().map((r) => r.record).sort()).toEqual(all.map((r) => r.record).sort());
+    expect(levels.length).toBeGreaterThanOrEqual(4);
+    levels.forEach((rules, i) => {
+      const below = new Set(levels.slice(0, i).flat().map((r) => r.record));
+      for (const r of rules) {
+        for (const name of all.map((x) => x.record).filter((n) => n !== r.record && r.expr.includes(n))) expect(below.has(name), `${r.record} reads ${name}`).toBe(true);
+      }
+    });
+    // The raw windows first, the hourly samples next, then the day's count, the daily samples, the baselines.
+    expect(levels[0]!.map((r) => r.record)).toContain('account:mailrelay_external_recipients:increase1h');
+    expect(levels[1]!.map((r) => r.record)).toContain('account:mailrelay_external_recipients:increase1h_hourly');
+    const file = join(scratch, 'level.yml');
+    writeFileSync(file, stringify({ groups: [{ name: 'l', rules: levels.flat() }] }));
+    expect(await promtool('check', 'rules', file)).toMatch(/SUCCESS/);
   });
 
   it('stays affordable at 10,000 accounts: no window over more than an hour of raw samples, nor over days of a series recorded every evaluation', () => {

@@ -13,10 +13,11 @@ import { logGroup } from './log.js';
 import { postfixGroup } from './postfix.js';
 import { reportGroup } from './logsReport.js';
 import { replaceSection, type BenchGroup } from './report.js';
+import { rulesGroup } from './rules.js';
 import { spoolGroup } from './spool.js';
 
 /** In the order of their sections in BENCHMARKS.md. */
-const GROUPS: readonly BenchGroup[] = [logGroup, postfixGroup, spoolGroup, httpGroup, reportGroup];
+const GROUPS: readonly BenchGroup[] = [logGroup, postfixGroup, spoolGroup, httpGroup, reportGroup, rulesGroup];
 
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 

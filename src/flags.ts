@@ -6,6 +6,7 @@ import { LEVELS, type Level } from './logger.js';
 export const USAGE = `usage: mailrelay-exporter [<flags>]
        mailrelay-exporter queue|incoming <command> [<flags>]   (run "mailrelay-exporter queue --help")
        mailrelay-exporter logs report [<flags>]                (who sent what, from the log files: "logs report --help")
+       mailrelay-exporter backfill --config.file=PATH [<flags>] (run "mailrelay-exporter backfill --help")
 
 Detects a mail server used as a spam relay, from its SMTP logs and mail queues.
 

@@ -71,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
     const [{ runLogsCommand }, { processIo }] = await Promise.all([import('./cli/logs.js'), import('./cli/admin.js')]);
     return runLogsCommand(argv.slice(1), processIo());
   }
+  if (command === 'backfill') {
+    const { runBackfill } = await import('./backfill/command.js');
+    return runBackfill(argv.slice(1));
+  }
   return runExporter(argv);
 }
 

@@ -11,12 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountBook } from '../accounts/book.js';
-import { logFeature } from '../collectors/log.js';
+import { registerLogMetrics, type LogState } from '../collectors/log.js';
 import { ExporterRegistry, labelPair, type StateMetricDefinition } from '../collectors/registry.js';
 import type { Config } from '../config/config.js';
-import { IcewarpSessions } from '../icewarp/sessions.js';
 import type { Logger } from '../logger.js';
-import { accountLimits, type LogPipeline } from '../pipeline/logPipeline.js';
+import { logSettings } from '../pipeline/logPipeline.js';
 import { LocalDomains } from '../smtp/facts.js';
 import { LogTailer } from '../tail/tailer.js';
 import { OpenMetricsWriter } from './openMetrics.js';
@@ -59,8 +58,10 @@ class CapturingRegistry extends ExporterRegistry {
 
 export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> {
   const { config, stepSeconds: step } = opts;
-  const directory = config.icewarp.log_directory;
-  if (directory === undefined) throw new BackfillError('the config names no SMTP log directory (icewarp.log_directory)');
+  // The live exporter's settings: its MTA's log folder, file order and parser, local domains, limits and window.
+  const settings = logSettings(config);
+  if (settings === undefined) throw new BackfillError('the config names no SMTP logs to read (the log folder of its MTA section, such as icewarp.log_directory)');
+  const { source } = settings;
   if (!(step > 0)) throw new BackfillError(`the step must be positive, got ${step}`);
   const from = opts.from ?? -Infinity;
   const to = opts.to ?? Infinity;
@@ -68,7 +69,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     .map(([name, value]) => labelPair(name, value))
     .join(',');
 
-  const book = new AccountBook(accountLimits(config));
+  const book = new AccountBook(settings.limits);
   let next: number | undefined; // the next step to write
   const summary: BackfillSummary = { lines: 0, unparsedLines: 0, steps: 0, samples: 0, firstStep: undefined, lastStep: undefined };
 
@@ -76,8 +77,8 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   const registry = new CapturingRegistry();
   // What the log collector reads. The replay keeps up with the log as a live
   // exporter does, so there is no lag to report.
-  let state: { book: AccountBook; sessions: IcewarpSessions; tailer: { stats: LogTailer['stats']; lagBytes(): number } } | undefined;
-  logFeature.registerMetrics(registry, () => state as unknown as LogPipeline);
+  let state: LogState | undefined;
+  registerLogMetrics(registry, () => state);
   const definitions = registry.captured;
   writer.families(definitions);
 
@@ -99,9 +100,9 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     }
   };
 
-  const sessions = new IcewarpSessions({
-    localDomains: new LocalDomains(config.local_domains),
-    timeZone: config.icewarp.log_time_zone,
+  const parser = source.createParser({
+    localDomains: new LocalDomains(settings.localDomains),
+    timeZone: source.timeZone,
     emit: (fact) => {
       passTo(fact.time);
       book.apply(fact);
@@ -109,37 +110,38 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   });
   const positions = await mkdtemp(join(tmpdir(), 'mailrelay-backfill-'));
   const tailer = new LogTailer({
-    directory,
-    pattern: config.icewarp.log_file_pattern,
+    directory: source.directory,
+    matches: source.matches,
+    order: source.order,
     // Never the live exporter's positions: a replay reads every file from its first byte.
     positionsFile: join(positions, 'positions.json'),
     startAt: 'beginning',
     watch: false,
     logger: opts.logger,
     onLines: (file, lines) => {
-      sessions.feedLines(file, lines);
+      parser.feedLines(file, lines);
       // A quiet stretch of the log (no facts) still moves time on.
-      const last = sessions.stats.lastLineTime;
+      const last = parser.stats.lastLineTime;
       if (last !== undefined) passTo(last);
     },
   });
-  state = { book, sessions, tailer: { stats: tailer.stats, lagBytes: () => 0 } };
+  state = { book, parser, tailer: { stats: tailer.stats, lagBytes: () => 0 } };
   try {
     await tailer.start();
-    if (!tailer.healthy) throw new BackfillError(`cannot read the SMTP log directory ${directory}`);
+    if (!tailer.healthy) throw new BackfillError(`cannot read the SMTP log folder ${source.directory} (${source.key})`);
   } finally {
     await tailer.stop();
     await rm(positions, { recursive: true, force: true });
   }
   // The step that holds the last facts.
-  const last = sessions.stats.lastLineTime;
+  const last = parser.stats.lastLineTime;
   if (last !== undefined) {
     passTo(last);
     if (next !== undefined && next <= to) writeStep(next);
   }
   writer.end();
-  summary.lines = sessions.stats.lines;
-  summary.unparsedLines = sessions.stats.unparsed;
+  summary.lines = parser.stats.lines;
+  summary.unparsedLines = parser.stats.unparsed;
   summary.samples = writer.samples;
   return summary;
 }

@@ -18,7 +18,7 @@ export function parseCommandFlags(argv: string[], spec: Record<string, FlagKind>
   const booleans = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const m = /^--([a-z][\w-]*)(?:=(.*))?$/s.exec(arg);
+    const m = /^--([a-z][\w.-]*)(?:=(.*))?$/s.exec(arg);
     if (!m) throw new UsageError(`unexpected argument: ${arg}`);
     const name = m[1]!;
     const kind = name === 'help' ? 'boolean' : spec[name];

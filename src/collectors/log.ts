@@ -3,9 +3,13 @@
 // state at scrape time.
 import { AccountBook, type AccountStats } from '../accounts/book.js';
 import { logFeature, type LogPipeline } from '../pipeline/logPipeline.js';
+import type { LogTailer } from '../tail/tailer.js';
 import { labelPair, type Collector, type ExporterRegistry, type SampleWriter, type StateMetricDefinition } from './registry.js';
 
-type Definition = Omit<StateMetricDefinition, 'collect'> & { collect(p: LogPipeline, sample: SampleWriter): void };
+/** What the metrics read: a running pipeline, or the backfill's replay of one (src/backfill/). */
+export type LogState = Pick<LogPipeline, 'book' | 'parser'> & { tailer: Pick<LogTailer, 'stats' | 'lagBytes'> };
+
+type Definition = Omit<StateMetricDefinition, 'collect'> & { collect(p: LogState, sample: SampleWriter): void };
 
 // An account's label text, rendered once: accounts with their own series are never evicted.
 const accountLabels = new WeakMap<AccountStats, string>();
@@ -15,7 +19,7 @@ function accountLabel(account: string, stats: AccountStats): string {
   return label;
 }
 
-function one(read: (p: LogPipeline) => number | undefined): Definition['collect'] {
+function one(read: (p: LogState) => number | undefined): Definition['collect'] {
   return (p, sample) => {
     const value = read(p);
     if (value !== undefined) sample('', value);
@@ -154,17 +158,20 @@ const DEFINITIONS: Definition[] = [
   },
 ];
 
+/** Registers the log pipeline's metrics, read from `current()` at each rendering. */
+export function registerLogMetrics(registry: ExporterRegistry, current: () => LogState | undefined): void {
+  registry.addStateMetrics(
+    DEFINITIONS.map((d) => ({
+      ...d,
+      collect(sample) {
+        const p = current();
+        if (p) d.collect(p, sample);
+      },
+    })),
+  );
+}
+
 export const logCollector: Collector<LogPipeline> = {
   feature: logFeature,
-  register(registry: ExporterRegistry, current: () => LogPipeline | undefined) {
-    registry.addStateMetrics(
-      DEFINITIONS.map((d) => ({
-        ...d,
-        collect(sample) {
-          const p = current();
-          if (p) d.collect(p, sample);
-        },
-      })),
-    );
-  },
+  register: registerLogMetrics,
 };

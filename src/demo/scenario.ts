@@ -19,6 +19,8 @@ export interface ScenarioOptions {
   durationSeconds: number;
   localDomain?: string;
   legitimateUsers?: number;
+  /** Sessions an hour of each legitimate user (default 3). */
+  userSessionsPerHour?: number;
   inboundPerMinute?: number;
   outboundDeliveriesPerMinute?: number;
   spray?: { perMinute: number; usernames: number };
@@ -576,8 +578,9 @@ class ScenarioGenerator {
       const s = at();
       if (s < endMs) starts.push([s, f]);
     };
-    // Legitimate users: about 3 sessions an hour each.
-    for (const user of this.users) if (this.rand() < 3 / 60) add((s, out) => this.userSession(user, s, out));
+    // Legitimate users: about 3 sessions an hour each, unless told otherwise.
+    const userRate = (o.userSessionsPerHour ?? 3) / 60;
+    for (const user of this.users) if (this.rand() < userRate) add((s, out) => this.userSession(user, s, out));
     for (let i = this.count(o.inboundPerMinute ?? 20); i > 0; i--) add((s, out) => this.inboundSession(s, out));
     for (let i = this.count(o.outboundDeliveriesPerMinute ?? 10); i > 0; i--) add((s, out) => this.outboundSession(s, out));
     if (o.spray && this.sprayNames.length > 0) for (let i = this.count(o.spray.perMinute); i > 0; i--) add((s, out) => this.spraySession(s, out));

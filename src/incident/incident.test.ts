@@ -88,7 +88,7 @@ describe('buildIncident', () => {
     expect(stolen.account).toBe('info@domaine.com');
     expect(stolen.verdict).toBe('suspicious');
     expect(stolen.windows).toMatchObject({ externalRecipients5m: 360, externalRecipients1h: 360, clientIps: 12, messages1h: 45, foreignSenderMessages1h: 45 });
-    expect(stolen.signs.filter((s) => s.above).map((s) => s.sign)).toEqual(['hourly', 'client_ips', 'foreign_sender', 'recipient_domains']);
+    expect(stolen.signs.filter((s) => s.above).map((s) => s.sign)).toEqual(['burst', 'hourly', 'botnet', 'client_ips', 'foreign_sender', 'recipient_domains']);
     // The newsletter's day is above the daily threshold (a warning of the rules), nothing else: watched, never suspicious.
     expect(busy.verdict).toBe('watch');
     expect(busy.signs.filter((s) => s.above).map((s) => s.sign)).toEqual(['daily']);

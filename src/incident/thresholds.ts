@@ -2,26 +2,26 @@
 // numbers, against the alert rules' own default thresholds: the console and
 // `logs report` say what the alerts say, from one source of numbers.
 //
-// The one place that knows where the thresholds live. Today that is
-// alerts/rules.ts (DEFAULT_THRESHOLDS); they are moving to
-// src/detection/thresholds.ts, and only this file changes then.
+// The one place that knows where the thresholds live:
+// src/detection/thresholds.ts (DEFAULT_THRESHOLDS), which the rules are built from.
 //
 // What the exporter cannot judge: the rules' comparisons with an account's
-// own history (its median hour over days, kept by Prometheus) and their
-// `for:` durations. A sign here is "above the threshold now"; an alert also
-// needs it to last, and, for an account with history, to be unusual for it.
-import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_THRESHOLDS } from '../../alerts/rules.js';
+// own history (its usual hour, client IPs and domains, kept by Prometheus)
+// and their `for:` durations. A sign here is "above the threshold now"; an
+// alert also needs it to last, and, for an account with history, to be
+// unusual for it.
+import { DEFAULT_RUNBOOK_BASE_URL } from '../../alerts/rules.js';
 import type { AccountWindows } from '../accounts/book.js';
 import { parseDuration } from '../config/duration.js';
+import { BASELINE_DAYS, DEFAULT_THRESHOLDS } from '../detection/thresholds.js';
 
 /** Where the numbers come from, for the page's footer and the report's header. */
-export const THRESHOLDS_SOURCE = 'alerts/rules.ts DEFAULT_THRESHOLDS';
+export const THRESHOLDS_SOURCE = 'src/detection/thresholds.ts DEFAULT_THRESHOLDS';
 
-export const HISTORY_NOTE =
-  'Judged on the exporter\'s own numbers, now: the alert rules also need a sign to last (their "for:"), and compare an account with its own history in Prometheus (its median hour over 7 days), which this page cannot see.';
+export const HISTORY_NOTE = `Judged on the exporter's own numbers, now: the alert rules also need a sign to last (their "for:"), and compare an account with its own history in Prometheus (its usual hour, client IPs and domains: the median, over its last ${BASELINE_DAYS} complete days, of each day's highest), which this page cannot see. A newsletter above a threshold here is normal when it is its usual volume.`;
 
 export interface SignCheck {
-  /** Stable key for scripts: hourly, daily, client_ips, foreign_sender, recipient_domains. */
+  /** Stable key for scripts: burst, hourly, botnet, daily, client_ips, foreign_sender, recipient_domains. */
   sign: string;
   /** What is measured, in words. */
   what: string;
@@ -50,6 +50,17 @@ const t = DEFAULT_THRESHOLDS;
 /** The signs, most serious first; built once, so judging an account every minute (`logs report`) allocates nothing. */
 export const SIGN_RULES: readonly SignRule[] = [
   {
+    sign: 'burst',
+    // The book keeps 5 minutes, the rules' default burstRange.
+    what: () => 'external recipients in the last 5 minutes',
+    value: (w) => w.externalRecipients5m,
+    limit: `> ${n(t.burstRecipients)}`,
+    above: (w) => w.externalRecipients5m > n(t.burstRecipients),
+    alert: 'MailrelayAccountExternalRecipientsBurst',
+    severity: 'critical',
+    runbook: runbook('MailrelayAccountExternalRecipientsBurst'),
+  },
+  {
     sign: 'hourly',
     what: () => 'external recipients in the last hour',
     value: (w) => w.externalRecipients1h,
@@ -58,6 +69,16 @@ export const SIGN_RULES: readonly SignRule[] = [
     alert: 'MailrelayAccountExternalRecipientsHigh',
     severity: 'critical',
     runbook: runbook('MailrelayAccountExternalRecipientsHigh'),
+  },
+  {
+    sign: 'botnet',
+    what: () => 'client IPs that logged in within the detection window',
+    value: (w) => w.clientIps,
+    limit: `> ${n(t.botnetClientIps)}`,
+    above: (w) => w.clientIps > n(t.botnetClientIps),
+    alert: 'MailrelayAccountBotnetLogins',
+    severity: 'critical',
+    runbook: runbook('MailrelayAccountBotnetLogins'),
   },
   {
     sign: 'daily',

@@ -1,6 +1,6 @@
 // Runs the real Prometheus (/usr/bin/prometheus, Debian's package) on
 // 127.0.0.1 with a generated config and a temp TSDB, for end-to-end tests.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export interface PrometheusOptions {
   alertmanagerUrl?: string;
   /** Listen on this port (default: a free one), e.g. to list Prometheus itself in targets. */
   port?: number;
+  /** A folder of TSDB blocks (from `promtool tsdb create-blocks-from`) to start with, copied into the temp TSDB. */
+  blocks?: string;
   extraArgs?: string[];
 }
 
@@ -112,6 +114,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   }
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, stringify(config));
+  if (opts.blocks !== undefined) await cp(opts.blocks, join(dir, 'data'), { recursive: true });
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawnChild(PROMETHEUS_BIN, [

@@ -8,6 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { backfill } from '../../src/backfill/backfill.js';
+import { readOpenMetricsSamples } from '../../src/backfill/openMetrics.js';
 import { logCollector } from '../../src/collectors/log.js';
 import { ExporterRegistry } from '../../src/collectors/registry.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -34,6 +36,10 @@ const PLACES: Record<string, false | URL> = {
   'parser thread': new URL('../../dist/src/pipeline/parseWorker.js', import.meta.url),
 };
 
+/** The series the counting rules fix: the account metrics and the relay counters. */
+const ACCOUNT_SERIES =
+  /^mailrelay_(?:account_(?:logins|messages|recipients|foreign_sender_messages|sender_recipients)_total|account_client_ips|account_recipient_domains|unauthenticated_relay_recipients_total|relay_denied_total)(?:\{[^}]*\})?$/;
+
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -56,8 +62,8 @@ async function accountSeries(mta: string, writer: Writer, sessions: readonly Ses
     const text = await registry.metrics();
     const series = new Map<string, number>();
     for (const line of text.split('\n')) {
-      const m = /^(mailrelay_(?:account_(?:logins|messages|recipients|foreign_sender_messages|sender_recipients)_total|account_client_ips|account_recipient_domains|unauthenticated_relay_recipients_total|relay_denied_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
-      if (m) series.set(m[1]!, Number(m[2]));
+      const m = /^(\S+) (\S+)$/.exec(line);
+      if (m && ACCOUNT_SERIES.test(m[1]!)) series.set(m[1]!, Number(m[2]));
     }
     expect(text).toMatch(/^mailrelay_log_unparsed_lines_total 0$/m);
     return series;
@@ -76,6 +82,25 @@ describe.each(Object.entries(WRITERS))('the shared scenario written by %s', (mta
     expect(expected.get('mailrelay_account_client_ips{account="info@domaine.com"}')).toBe(3);
     expect(expected.get('mailrelay_relay_denied_total')).toBe(1);
     expect(expected.get('mailrelay_unauthenticated_relay_recipients_total')).toBe(1);
+  });
+
+  it('backfills, through the same parser, the same account metrics by the last step', async () => {
+    const sessions = sharedScenario();
+    const dir = await mkdtemp(join(tmpdir(), `mailrelay-case-${mta}-`));
+    dirs.push(dir);
+    for (const f of writer.write(sessions)) await writeFile(join(dir, f.name), f.text);
+    const config = loadConfig(`${writer.section(dir)}local_domains: [${LOCAL_DOMAINS.join(', ')}]\ndetection: {window: 1d}\n`);
+    let text = '';
+    const summary = await backfill({ config, stepSeconds: 60, logger: silentLogger, write: (t) => (text += t) });
+    expect(summary.unparsedLines).toBe(0);
+    const last = new Map<string, number>();
+    for (const s of readOpenMetricsSamples(text)) if (s.time === summary.lastStep && ACCOUNT_SERIES.test(s.series)) last.set(s.series, s.value);
+    const expected = expectedAccountSeries(sessions);
+    expect(Object.fromEntries([...last].sort())).toEqual(Object.fromEntries([...expected].sort()));
+    // Each session counts from the first step after it: the first login is in no step before the first session.
+    const firstLogin = [...readOpenMetricsSamples(text)].find((s) => s.series.startsWith('mailrelay_account_logins_total{'));
+    expect(firstLogin!.time).toBeGreaterThanOrEqual(sessions[0]!.at);
+    expect(firstLogin!.time).toBeLessThan(sessions[0]!.at + 120);
   });
 
   it('never lets a password into the metrics', async () => {
