@@ -39,6 +39,30 @@ describe('QueueFileWorkers', () => {
     expect(r.sizes[0]).toBe(Buffer.byteLength('Original Sender: <A@B.c>\r\n\r\nbody'));
   });
 
+  it('finds the sender wherever the head holds it: a first line, a line cut by the first 256 bytes, a line far down', async () => {
+    const padding = (n: number) => `X-Pad: ${'p'.repeat(n - 10)}\r\n`;
+    const longAddress = `${'a'.repeat(60)}@example.test`;
+    const heads: Record<string, string> = {
+      'first.tmp': `Original Sender: <first@example.test>\r\n${padding(600)}`,
+      // The address runs across byte 256: the whole of it, not the part before the cut.
+      'cut.tmp': `${padding(220)}Original Sender: <${longAddress}>\r\n${padding(600)}`,
+      // The words themselves run across byte 256.
+      'words.tmp': `${padding(250)}Original Sender: <words@example.test>\r\n${padding(600)}`,
+      'deep.tmp': `${padding(3000)}original-sender deep@example.test\r\n`,
+      // A later line is not the first match.
+      'two.tmp': `Original Sender: <one@example.test>\r\n${padding(400)}Original Sender: <two@example.test>\r\n`,
+    };
+    for (const [name, text] of Object.entries(heads)) writeFileSync(join(dir, name), text);
+    const r = await workers.heads(dir + sep, Object.keys(heads));
+    expect(Object.keys(heads).map((_, i) => r.raws[r.codes[i]!])).toEqual([
+      'first@example.test',
+      longAddress,
+      'words@example.test',
+      'deep@example.test',
+      'one@example.test',
+    ]);
+  });
+
   it('starts workers again after an idle stop, and refuses work once stopped', async () => {
     await new Promise((r) => setTimeout(r, 200));
     expect([...(await workers.stat(dir + sep, ['a.tmp'])).kinds]).toEqual([STAT_FILE]);
