@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { postfixScenario } from '../src/demo/postfixScenario.js';
-import { scenarioLines } from '../src/demo/scenario.js';
 import { silentLogger } from '../src/logger.js';
 import { LogPipeline, logSettings } from '../src/pipeline/logPipeline.js';
+import { writeBenchLogs } from './log.js';
 import { fmt, median, type BenchGroup } from './report.js';
 
 const POSTFIX_EXPORTER = '/usr/bin/prometheus-postfix-exporter';
@@ -41,35 +41,6 @@ function writePostfixLog(dir: string, lines: number): { lines: number; bytes: nu
   writeFileSync(join(dir, 'mail.log.1'), older);
   writeFileSync(join(dir, 'mail.log'), newer);
   return { lines: out.length, bytes: Buffer.byteLength(older) + Buffer.byteLength(newer), text: older + newer };
-}
-
-/** As many lines of IceWarp's generated log, in its daily files. */
-function writeIcewarpLog(dir: string, lines: number): { lines: number; bytes: number } {
-  mkdirSync(dir, { recursive: true });
-  const gen = scenarioLines({
-    seed: 7,
-    start: new Date(T0),
-    durationSeconds: 40 * 86400,
-    legitimateUsers: 300,
-    inboundPerMinute: 60,
-    outboundDeliveriesPerMinute: 30,
-    spray: { perMinute: 20, usernames: 5000 },
-    attack: { account: 'info@domaine.com', startSecond: 3600, messagesPerMinute: 60, recipientsPerMessage: 10, ips: 200, foreignSender: true },
-  });
-  const files = new Map<string, string[]>();
-  let n = 0;
-  for (const { time, line } of gen) {
-    const name = `s${new Date(time * 1000).toISOString().slice(0, 10).replaceAll('-', '')}.log`;
-    (files.get(name) ?? files.set(name, []).get(name)!).push(line);
-    if (++n >= lines) break;
-  }
-  let bytes = 0;
-  for (const [name, l] of files) {
-    const text = l.join('\n') + '\n';
-    bytes += Buffer.byteLength(text);
-    appendFileSync(join(dir, name), text);
-  }
-  return { lines: n, bytes };
 }
 
 /** Reads every file of a log from its first byte until the pipeline is ready: seconds and lines read. */
@@ -146,7 +117,7 @@ export const postfixGroup: BenchGroup = {
     try {
       process.stderr.write('bench: writing the Postfix and IceWarp logs…\n');
       const pf = writePostfixLog(join(dir, 'postfix'), LINES);
-      const iw = writeIcewarpLog(join(dir, 'icewarp'), LINES);
+      const iw = writeBenchLogs(join(dir, 'icewarp'), LINES);
       process.stderr.write('bench: Postfix catch-up…\n');
       const postfixRate = await medianCatchUp(`postfix:\n  log_file: ${join(dir, 'postfix', 'mail.log*')}\n  log_time_zone: UTC\n`, join(dir, 'postfix'), pf.lines);
       process.stderr.write('bench: IceWarp catch-up…\n');

@@ -14,7 +14,6 @@
 // measurement, so the windows stay full while Prometheus evaluates.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,23 +24,13 @@ import { loadConfig } from '../src/config/config.js';
 import { writeScenario } from '../src/demo/scenario.js';
 import { silentLogger } from '../src/logger.js';
 import { fmt, verdict, type BenchGroup } from './report.js';
+import { freePort } from './spool.js';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const ACCOUNTS = 10_000;
 const HISTORY_DAYS = 8;
 const EVALUATIONS = 5;
 const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 interface Prom {
   url: string;
