@@ -10,6 +10,7 @@
 // No rule reads more than an hour of raw samples, nor more than a sample an
 // hour of history: at 10,000 accounts that is what keeps an evaluation cheap.
 import { stringify } from 'yaml';
+import { recordingLevels as levelsOf } from '../src/backfill/ruleLevels.js';
 import { BASELINE_DAYS, DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
 
 export { DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
@@ -502,22 +503,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
  * are backfilled one after the other, each once the previous is in the TSDB.
  */
 export function recordingLevels(groups: readonly RuleGroup[]): RecordingRule[][] {
-  const recording = groups.flatMap((g) => g.rules.filter((r): r is RecordingRule => 'record' in r));
-  const names = new Set(recording.map((r) => r.record));
-  const level = new Map<string, number>();
-  const of = (r: RecordingRule, seen: Set<string>): number => {
-    const known = level.get(r.record);
-    if (known !== undefined) return known;
-    if (seen.has(r.record)) throw new Error(`recording rule ${r.record} depends on itself`);
-    seen.add(r.record);
-    const reads = [...r.expr.matchAll(/[a-z_]+:[a-z0-9_]+:[a-z0-9_]+/g)].map((m) => m[0]).filter((n) => names.has(n) && n !== r.record);
-    const n = 1 + Math.max(0, ...reads.map((name) => of(recording.find((x) => x.record === name)!, seen)));
-    level.set(r.record, n);
-    return n;
-  };
-  const out: RecordingRule[][] = [];
-  for (const r of recording) (out[of(r, new Set()) - 1] ??= []).push(r);
-  return out;
+  return levelsOf(groups.flatMap((g) => g.rules.filter((r): r is RecordingRule => 'record' in r)));
 }
 
 export const GENERATED_HEADER =

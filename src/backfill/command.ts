@@ -6,9 +6,11 @@ import { ConfigError, readConfigFile } from '../config/config.js';
 import { parseDuration } from '../config/duration.js';
 import { createLogger } from '../logger.js';
 import { backfill, BackfillError } from './backfill.js';
+import { RuleFileError, SHIPPED_RULES_FILE, writeRuleLevels } from './ruleLevels.js';
 
 export const BACKFILL_HELP = `usage: mailrelay-exporter backfill --config.file=PATH [--step 60s] [--from T] [--to T]
                                   [--label NAME=VALUE ...] [--output FILE]
+       mailrelay-exporter backfill --rule-levels=DIR [--rules=FILE]
 
 Replays the SMTP logs of the config in log time, through the exporter's own
 parser and counting, and writes what /metrics would have shown every --step
@@ -29,6 +31,15 @@ Flags:
   --output=FILE        where to write (default: standard output)
 
 End the history where the live exporter's series begin (--to), so the two do not overlap.
+
+The baselines of the alerts are recording rules, which Prometheus records from
+the moment it loads them, not for the past. For the backfilled days:
+  --rule-levels=DIR    write the recording rules of --rules split by dependency level
+                       (DIR/1.yml, DIR/2.yml, …) and exit: give them one after the other to
+                       promtool tsdb create-blocks-from rules, loading each level's blocks
+                       into Prometheus before the next (each reads the levels below it)
+  --rules=FILE         the rule file (default: the alerts/mailrelay.rules.yml shipped with
+                       the exporter; give yours if you changed thresholds)
 `;
 
 function writeAll(fd: number, text: string): void {
@@ -64,6 +75,19 @@ export interface CommandIo {
   err(text: string): void;
 }
 
+function ruleLevels(dir: string, rulesFile: string, io: CommandIo): number {
+  try {
+    for (const w of writeRuleLevels(rulesFile, dir)) io.out(`wrote ${w.file} (${w.rules} recording rules)\n`);
+    return 0;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (err instanceof RuleFileError) io.err(`mailrelay-exporter backfill: error: ${err.message}\n`);
+    else if (e.code !== undefined) io.err(`mailrelay-exporter backfill: error: ${e.path ?? dir}: ${e.message}\n`);
+    else throw err;
+    return 1;
+  }
+}
+
 export async function runBackfill(argv: string[], io: CommandIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }): Promise<number> {
   let flags;
   let step: number;
@@ -72,11 +96,23 @@ export async function runBackfill(argv: string[], io: CommandIo = { out: (t) => 
   let labels: Record<string, string>;
   let configFile: string;
   try {
-    flags = parseCommandFlags(argv, { 'config.file': 'string', step: 'string', from: 'string', to: 'string', label: 'list', output: 'string' });
+    flags = parseCommandFlags(argv, {
+      'config.file': 'string',
+      step: 'string',
+      from: 'string',
+      to: 'string',
+      label: 'list',
+      output: 'string',
+      'rule-levels': 'string',
+      rules: 'string',
+    });
     if (flags.boolean('help')) {
       io.out(BACKFILL_HELP);
       return 0;
     }
+    const levelsDir = flags.string('rule-levels');
+    if (levelsDir !== undefined) return ruleLevels(levelsDir, flags.string('rules') ?? SHIPPED_RULES_FILE, io);
+    if (flags.string('rules') !== undefined) throw new UsageError('--rules goes with --rule-levels');
     configFile = flags.string('config.file') ?? '';
     if (configFile === '') throw new UsageError('--config.file is required: the config of the exporter whose logs to replay');
     const stepText = flags.string('step') ?? '60s';

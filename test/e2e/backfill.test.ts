@@ -3,7 +3,7 @@
 // into TSDB blocks, and a real Prometheus started on them answers queries
 // about the past with the scenario's own numbers.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -89,6 +89,37 @@ describe('backfill into a real Prometheus', () => {
     // And the log's own health: every line read, none skipped.
     const [unparsed] = await prometheus!.query('mailrelay_log_unparsed_lines_total{job="mailrelay"}', at - 300);
     expect(unparsed?.value[1]).toBe('0');
+  });
+});
+
+describe('the baselines for the backfilled days, as the README tells', () => {
+  it('writes the shipped rules by level; promtool checks each and records level 1 from the backfilled series', async () => {
+    const run = await cli(['backfill', '--rule-levels', join(dir, 'levels')]);
+    expect(run.code, run.stderr).toBe(0);
+    const files = [...run.stdout.matchAll(/^wrote (\S+) \((\d+) recording rules\)$/gm)].map((m) => m[1]!);
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files[0]).toBe(join(dir, 'levels', '1.yml'));
+    const exec = promisify(execFile);
+    for (const f of files) expect((await exec('promtool', ['check', 'rules', f])).stdout).toContain('SUCCESS');
+    await exec('promtool', [
+      'tsdb', 'create-blocks-from', 'rules', '--url', prometheus!.url,
+      '--start', new Date(START * 1000).toISOString(), '--end', new Date(END * 1000).toISOString(),
+      '--eval-interval', '1h', '--output-dir', join(dir, 'rule-blocks'), files[0]!,
+    ]);
+    // A block of the raw windows' hourly samples, over the backfilled afternoon.
+    const blocks = (await readdir(join(dir, 'rule-blocks'))).filter((b) => /^[0-9A-Z]{26}$/.test(b));
+    expect(blocks.length).toBeGreaterThanOrEqual(1);
+    const meta = JSON.parse(await readFile(join(dir, 'rule-blocks', blocks[0]!, 'meta.json'), 'utf8')) as { stats: { numSamples: number } };
+    expect(meta.stats.numSamples).toBeGreaterThan(0);
+  });
+
+  it('names a rule file that is not one (exit 1), and refuses --rules alone (exit 2)', async () => {
+    const notRules = await cli(['backfill', '--rule-levels', join(dir, 'x'), '--rules', join(dir, 'config.yml')]);
+    expect(notRules.code).toBe(1);
+    expect(notRules.stderr).toContain(`${join(dir, 'config.yml')}: not a Prometheus rule file`);
+    const alone = await cli(['backfill', `--config.file=${join(dir, 'config.yml')}`, '--rules', join(dir, 'config.yml')]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--rules goes with --rule-levels');
   });
 });
 

@@ -78,6 +78,15 @@ describe('the packed tarball, installed into an empty prefix', () => {
     expect(r.stdout).toBe(`mailrelay-exporter ${pkg.version} (node ${process.versions.node})\n`);
   });
 
+  it("splits the shipped rule file by level for the backfill's baselines, as the README's commands run it", () => {
+    const r = run(['backfill', '--rule-levels', join(dir, 'levels')]);
+    expect(r.status, r.stderr).toBe(0);
+    const counts = [...r.stdout.matchAll(/^wrote \S+\/(\d+)\.yml \((\d+) recording rules\)$/gm)].map((m) => Number(m[2]));
+    const shipped = readFileSync(join(prefix, 'lib', 'node_modules', pkg.name, 'alerts/mailrelay.rules.yml'), 'utf8');
+    expect(counts.length).toBeGreaterThanOrEqual(4);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(shipped.match(/^ {6}- record: /gm)?.length);
+  });
+
   it('checks the shipped example: valid, and says which IceWarp folders are missing on this machine (exit 1)', () => {
     const example = join(prefix, 'lib', 'node_modules', pkg.name, 'mailrelay-exporter.example.yml');
     const r = run(['--config.check', `--config.file=${example}`]);

@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildRules, DEFAULT_THRESHOLDS, recordingLevels as rulesLevels } from '../../alerts/rules.js';
+import { readRecordingRules, recordingLevels, RuleFileError, SHIPPED_RULES_FILE, writeRuleLevels } from './ruleLevels.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mailrelay-rule-levels-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('rule levels from a rule file', () => {
+  it('splits the shipped rule file as the rules module splits its own rules', () => {
+    const fromFile = recordingLevels(readRecordingRules(SHIPPED_RULES_FILE)).map((l) => l.map((r) => r.record));
+    const fromCode = rulesLevels(buildRules(DEFAULT_THRESHOLDS).groups).map((l) => l.map((r) => r.record));
+    expect(fromFile).toEqual(fromCode);
+    expect(fromFile.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('writes one file per level, each reading only the levels below it', () => {
+    const out = join(dir, 'levels');
+    const written = writeRuleLevels(SHIPPED_RULES_FILE, out);
+    expect(written.map((w) => w.file)).toEqual(written.map((_, i) => join(out, `${i + 1}.yml`)));
+    const seen = new Set<string>();
+    const all = readRecordingRules(SHIPPED_RULES_FILE).map((r) => r.record);
+    for (const w of written) {
+      const rules = (parse(readFileSync(w.file, 'utf8')) as { groups: { rules: { record: string; expr: string }[] }[] }).groups[0]!.rules;
+      expect(rules).toHaveLength(w.rules);
+      for (const r of rules) for (const name of all.filter((n) => n !== r.record && r.expr.includes(n))) expect(seen.has(name), `${r.record} reads ${name}`).toBe(true);
+      for (const r of rules) seen.add(r.record);
+    }
+    expect([...seen].sort()).toEqual([...all].sort());
+  });
+
+  it('names the file and what is wrong with it', () => {
+    const file = join(dir, 'bad.yml');
+    writeFileSync(file, 'rules: []\n');
+    expect(() => readRecordingRules(file)).toThrow(new RuleFileError(`${file}: not a Prometheus rule file (no "groups" list)`));
+    writeFileSync(file, 'groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up == 0\n');
+    expect(() => readRecordingRules(file)).toThrow(`${file}: no recording rules`);
+    writeFileSync(file, 'groups: [\n');
+    expect(() => readRecordingRules(file)).toThrow(file);
+    expect(() => recordingLevels([{ record: 'a:x:sum', expr: 'b:x:sum' }, { record: 'b:x:sum', expr: 'a:x:sum + 1' }])).toThrow(/depends on itself/);
+  });
+});

@@ -1,0 +1,74 @@
+// `backfill --rule-levels DIR`: the recording rules of a rule file split by
+// dependency level (DIR/1.yml, DIR/2.yml, …). `promtool tsdb create-blocks-from
+// rules` evaluates a file against a running Prometheus, so a rule that reads
+// another recording rule's series only gets history once the level below it
+// has been recorded and its blocks loaded.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+
+export interface Recording {
+  record: string;
+  expr: string;
+}
+
+/** The rule file the package ships (dist/src/backfill/ → alerts/), or the source tree's. */
+export const SHIPPED_RULES_FILE = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/src/') ? '../../../alerts/mailrelay.rules.yml' : '../../alerts/mailrelay.rules.yml', import.meta.url),
+);
+
+export class RuleFileError extends Error {}
+
+/** Level 1 reads only scraped series; level n reads recordings of levels below n. */
+export function recordingLevels<R extends Recording>(rules: readonly R[]): R[][] {
+  const byName = new Map(rules.map((r) => [r.record, r]));
+  const level = new Map<string, number>();
+  const of = (r: R, seen: Set<string>): number => {
+    const known = level.get(r.record);
+    if (known !== undefined) return known;
+    if (seen.has(r.record)) throw new RuleFileError(`recording rule ${r.record} depends on itself`);
+    seen.add(r.record);
+    // Recording names follow level:metric:operations; a plain metric name never has two colons.
+    const reads = [...r.expr.matchAll(/[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*/g)].map((m) => byName.get(m[0])).filter((d): d is R => d !== undefined && d !== r);
+    const n = 1 + Math.max(0, ...reads.map((d) => of(d, seen)));
+    level.set(r.record, n);
+    return n;
+  };
+  const out: R[][] = [];
+  for (const r of rules) (out[of(r, new Set()) - 1] ??= []).push(r);
+  return out;
+}
+
+/** The recording rules of a Prometheus rule file, as they are written there. */
+export function readRecordingRules(file: string): Recording[] {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RuleFileError(`${file}: ${(err as Error).message}`);
+  }
+  const groups = (doc as { groups?: unknown } | null)?.groups;
+  if (!Array.isArray(groups)) throw new RuleFileError(`${file}: not a Prometheus rule file (no "groups" list)`);
+  const rules: Recording[] = [];
+  for (const [i, g] of groups.entries()) {
+    const list = (g as { rules?: unknown } | null)?.rules;
+    if (!Array.isArray(list)) throw new RuleFileError(`${file}: groups[${i}] has no "rules" list`);
+    for (const r of list as Record<string, unknown>[]) {
+      if (typeof r?.record === 'string' && typeof r.expr === 'string') rules.push(r as unknown as Recording);
+    }
+  }
+  if (rules.length === 0) throw new RuleFileError(`${file}: no recording rules`);
+  return rules;
+}
+
+/** Writes DIR/<level>.yml for each level; returns the files and their rule counts. */
+export function writeRuleLevels(rulesFile: string, dir: string): { file: string; rules: number }[] {
+  const levels = recordingLevels(readRecordingRules(rulesFile));
+  mkdirSync(dir, { recursive: true });
+  return levels.map((rules, i) => {
+    const file = join(dir, `${i + 1}.yml`);
+    writeFileSync(file, stringify({ groups: [{ name: `mailrelay.level${i + 1}`, rules }] }, { lineWidth: 0 }));
+    return { file, rules: rules.length };
+  });
+}
