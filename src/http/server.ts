@@ -2,10 +2,12 @@
 // /metrics, /-/healthy, /-/ready and POST /-/reload; and the incident console
 // at / with its JSON form at /api/v1/incident.
 import type { ServerResponse } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import express, { type Express } from 'express';
 import type { ExporterRegistry } from '../collectors/registry.js';
 import type { Incident } from '../incident/incident.js';
 import { CONSOLE_CSP, renderConsole } from './console.js';
+import { ScrapeRounds } from './scrapeRounds.js';
 
 export const DEFAULT_PORT = 10025;
 /** Scrapes served at once by default, as node_exporter's --web.max-requests. */
@@ -45,6 +47,8 @@ export function createHttpApp(opts: HttpOptions): Express {
   // (a client that stops reading is cut off by the listener's stall timeout).
   let inFlight = 0;
   const maxRequests = opts.maxRequests ?? DEFAULT_MAX_REQUESTS;
+  // Concurrent scrapes share a rendering, and rendering keeps to a share of the main thread (see scrapeRounds.ts).
+  const rounds = new ScrapeRounds((write) => opts.registry.writeMetrics(write));
   app.get(opts.telemetryPath, async (_req, res) => {
     if (maxRequests > 0 && inFlight >= maxRequests) {
       res.status(503).type('text/plain').send(`Limit of concurrent requests reached (${maxRequests}), try again later.\n`);
@@ -52,9 +56,32 @@ export function createHttpApp(opts: HttpOptions): Express {
     }
     inFlight++;
     res.once('close', () => inFlight--);
+    const turn = await rounds.next();
+    if (turn.kind === 'failed') {
+      res.status(500).type('text/plain').send(`error gathering metrics: ${turn.err.message}\n`);
+      return;
+    }
     res.set('Content-Type', opts.registry.contentType);
     try {
-      await opts.registry.writeMetrics((chunk) => res.write(chunk), () => drained(res));
+      if (turn.kind === 'shared') {
+        // A chunk per turn of the event loop: a round's responses (100 × 300 KB) written in one go held the thread.
+        for (const chunk of turn.chunks) {
+          if (!res.write(chunk)) await drained(res);
+          else await nextTurn();
+        }
+      } else {
+        let paused = false;
+        const wait = (): Promise<void> => {
+          if (!paused) turn.paused();
+          paused = true;
+          return drained(res);
+        };
+        try {
+          await opts.registry.writeMetrics((chunk) => res.write(chunk), wait);
+        } finally {
+          turn.done();
+        }
+      }
       res.end();
     } catch (err) {
       // Once the body has begun, a status can no longer be sent: cut the response so the scrape fails visibly.
