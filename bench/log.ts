@@ -3,8 +3,10 @@
 // /metrics render time and peak RSS of the exporter process at 10,000
 // accounts; and mtail's rate on the same lines where mtail is installed.
 import { execFileSync, spawn } from 'node:child_process';
+import { Agent, get } from 'node:http';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from '../src/app.js';
@@ -16,12 +18,21 @@ import { benchParser } from './parser.js';
 import { fmt, median, verdict, type BenchGroup } from './report.js';
 
 const EXPORTER_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const LOOP_DELAY = new URL('./loopDelay.js', import.meta.url).href;
+/** How often each client of the scrapes-during-catch-up measure scrapes. */
+const SCRAPE_INTERVAL_MS = 1000;
 
 export interface LogBenchResult {
   lines: number;
   bytes: number;
   catchUpSeconds: number;
   catchUpLinesPerSecond: number;
+  /** The bare read + split + regex loop over the same files, runs interleaved with the catch-up's. */
+  bareSeconds: number;
+  bareLinesPerSecond: number;
+  /** The catch-up with the parser in the main thread, same runs. */
+  mainThreadSeconds: number;
+  scrapes: ScrapesDuringCatchUp;
   mtailSeconds: number | undefined;
   mtailLinesPerSecond: number | undefined;
   tailLatencyP50Ms: number;
@@ -74,16 +85,188 @@ export function writeBenchLogs(dir: string, minLines: number): { lines: number; 
   return { lines, bytes };
 }
 
-export async function catchUp(dir: string): Promise<{ seconds: number; lines: number }> {
+export async function catchUp(dir: string, opts: { parserThread?: boolean } = {}): Promise<{ seconds: number; lines: number }> {
   const config = loadConfig(`icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'pos.json')}\n`);
   rmSync(join(dir, 'pos.json'), { force: true });
   const started = performance.now();
-  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false });
+  const pipeline = new LogPipeline(logSettings(config)!, silentLogger, { watch: false, ...opts });
   await pipeline.ready;
   const seconds = (performance.now() - started) / 1000;
   const lines = pipeline.tailer.stats.lines;
   await pipeline.stop();
   return { seconds, lines };
+}
+
+/**
+ * The reference: the least a Node program does to look at every line. Reads
+ * the same files oldest first in 1 MiB pieces, decodes them, splits the lines
+ * and runs one regex of the line layout on each; no state, no counting.
+ */
+export function bareLoop(dir: string): { seconds: number; lines: number; matched: number } {
+  const layout = /^(\S+) \[([0-9A-Fa-f]+)\] (\d\d:\d\d:\d\d) (.*)$/;
+  const files = readdirSync(dir).sort();
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let lines = 0;
+  let matched = 0;
+  const started = performance.now();
+  for (const name of files) {
+    const fd = openSync(join(dir, name), 'r');
+    let carry = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const parts = (carry + buf.toString('utf8', 0, n)).split('\n');
+      carry = parts.pop()!;
+      for (const line of parts) {
+        lines++;
+        if (layout.test(line)) matched++;
+      }
+    }
+    closeSync(fd);
+    if (carry !== '') {
+      lines++;
+      if (layout.test(carry)) matched++;
+    }
+  }
+  return { seconds: (performance.now() - started) / 1000, lines, matched };
+}
+
+export interface ScrapesDuringCatchUp {
+  clients: number;
+  scrapes: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The longest the exporter's main thread held its event loop during a catch-up under the scrapes (median of the runs' worst). */
+  loopDelayMaxMs: number;
+  /** The same, catching up alone. */
+  loopDelayAloneMaxMs: number;
+  /** The exporter's own catch-up time (its log), alone and under the scrapes: medians. */
+  aloneSeconds: number;
+  scrapedSeconds: number;
+  lines: number;
+}
+
+/**
+ * The built exporter as its own process catching up `smtp` from the first
+ * byte; with `clients` > 0, that many clients each scrape /metrics once a
+ * second from the moment it listens until it is caught up. The catch-up time is the exporter's own ("caught up
+ * with the log files", from the start of the log pipeline).
+ */
+async function exporterCatchUp(dir: string, clients: number): Promise<{ seconds: number; lines: number; latencies: number[]; failed: number; loopDelayMaxMs: number }> {
+  const configFile = join(dir, 'scrapes.yml');
+  rmSync(join(dir, 'scrapes-pos.json'), { force: true });
+  writeFileSync(configFile, `icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'scrapes-pos.json')}\n`);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  // --web.max-requests=0: every client is served (the default 40 would answer the rest 503 at once).
+  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--web.max-requests=0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let caughtUp: { seconds: number; lines: number } | undefined;
+  let loopDelayMaxMs = 0;
+  let listening = -Infinity;
+  let pending = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    pending += d;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const delay = /^bench-loop-delay max=([\d.]+)$/.exec(line);
+      if (delay) {
+        // From the second report after it listens: the first covers loading the program.
+        if (listening++ > 0 && !caughtUp) loopDelayMaxMs = Math.max(loopDelayMaxMs, Number(delay[1]));
+        continue;
+      }
+      if (line.includes('msg=listening')) listening = 0;
+      stderr += line + '\n';
+      const m = /msg="caught up with the log files" lines=(\d+) bytes=\d+ seconds=([\d.]+)/.exec(line);
+      if (m && !caughtUp) caughtUp = { lines: Number(m[1]), seconds: Number(m[2]) };
+    }
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  const latencies: number[] = [];
+  let failed = 0;
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = performance.now() + 120_000;
+    while (!(await fetch(`${base}/-/healthy`).then((r) => r.ok, () => false))) {
+      if (caughtUp) break;
+      if (performance.now() > deadline) throw new Error(`exporter not listening after 120 s: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Raw HTTP, the body counted and dropped: the clients share the machine's two cores with the exporter.
+    const agent = new Agent({ keepAlive: true, maxSockets: clients });
+    const scrape = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        get(`${base}/metrics`, { agent }, (res) => {
+          let bytes = 0;
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.on('end', () => resolve(res.statusCode === 200 && bytes > 1000));
+          res.on('error', () => resolve(false));
+        }).on('error', () => resolve(false));
+      });
+    // Each client scrapes once a second (at once again when a scrape took longer), all starting together:
+    // 100 scrapes a second, 100 at a time, whatever the exporter's speed.
+    const client = async (): Promise<void> => {
+      while (!caughtUp) {
+        const started = performance.now();
+        const ok = await scrape();
+        if (!ok) failed++;
+        if (!caughtUp) latencies.push(performance.now() - started);
+        const rest = started + SCRAPE_INTERVAL_MS - performance.now();
+        if (rest > 0 && !caughtUp) await new Promise((r) => setTimeout(r, rest));
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, client));
+    agent.destroy();
+    while (!caughtUp) {
+      if (performance.now() > deadline) throw new Error(`exporter not caught up after 120 s: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { ...caughtUp, latencies, failed, loopDelayMaxMs };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Alone, then with `clients` scraping, alternately, three times each: medians, and every latency under scrapes. */
+export async function scrapesDuringCatchUp(dir: string, clients: number): Promise<ScrapesDuringCatchUp> {
+  const alone: number[] = [];
+  const scraped: number[] = [];
+  const latencies: number[] = [];
+  let failed = 0;
+  let lines = 0;
+  const delays: number[] = [];
+  const delaysAlone: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const a = await exporterCatchUp(dir, 0);
+    alone.push(a.seconds);
+    delaysAlone.push(a.loopDelayMaxMs);
+    const s = await exporterCatchUp(dir, clients);
+    scraped.push(s.seconds);
+    delays.push(s.loopDelayMaxMs);
+    latencies.push(...s.latencies);
+    failed += s.failed;
+    lines = s.lines;
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    clients,
+    scrapes: latencies.length,
+    failed,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1] ?? NaN,
+    loopDelayMaxMs: median(delays),
+    loopDelayAloneMaxMs: median(delaysAlone),
+    aloneSeconds: median(alone),
+    scrapedSeconds: median(scraped),
+    lines,
+  };
 }
 
 function mtailRate(dir: string): number | undefined {
@@ -181,7 +364,7 @@ async function manyAccounts(dir: string, accounts: number): Promise<{ renders: n
     `icewarp:\n  log_directory: ${smtp}\nstart_at: beginning\npositions_file: ${join(dir, 'accounts-pos.json')}\nlimits:\n  max_accounts: ${accounts}\n`,
   );
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
@@ -217,16 +400,30 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-export async function benchLog(opts: { lines?: number; latencySamples?: number; accounts?: number } = {}): Promise<LogBenchResult> {
+export async function benchLog(opts: { lines?: number; latencySamples?: number; accounts?: number; scrapeClients?: number } = {}): Promise<LogBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mailrelay-bench-'));
   try {
     const written = writeBenchLogs(join(dir, 'smtp'), opts.lines ?? 2_000_000);
-    // A warm-up run (page cache and JIT warm, as for a long-running exporter), then the median of three.
+    // A warm-up run (page cache and JIT warm, as for a long-running exporter), then the median of three,
+    // each catch-up run next to a run of the bare loop and one with the parser in the main thread,
+    // so that the other work on the machine weighs on all three alike.
     await catchUp(dir);
+    bareLoop(join(dir, 'smtp'));
     const runs: { seconds: number; lines: number }[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await catchUp(dir));
+    const bares: number[] = [];
+    const mainThread: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = bareLoop(join(dir, 'smtp'));
+      if (b.lines !== written.lines || b.matched !== written.lines) throw new Error(`bare loop: ${b.lines} lines, ${b.matched} matched, of ${written.lines}`);
+      bares.push(b.seconds);
+      runs.push(await catchUp(dir));
+      mainThread.push((await catchUp(dir, { parserThread: false })).seconds);
+    }
     const run = runs.sort((a, b) => a.seconds - b.seconds)[1]!;
     if (run.lines !== written.lines) throw new Error(`caught up ${run.lines} lines of ${written.lines}`);
+    const bareSeconds = median(bares);
+    const scrapes = await scrapesDuringCatchUp(dir, opts.scrapeClients ?? 100);
+    if (scrapes.lines !== written.lines) throw new Error(`the exporter caught up ${scrapes.lines} lines of ${written.lines}`);
     const mtailSeconds = mtailRate(dir);
     const latencies = (await tailLatency(dir, opts.latencySamples ?? 200)).sort((a, b) => a - b);
     const accounts = opts.accounts ?? 10_000;
@@ -237,6 +434,10 @@ export async function benchLog(opts: { lines?: number; latencySamples?: number; 
       bytes: written.bytes,
       catchUpSeconds: run.seconds,
       catchUpLinesPerSecond: run.lines / run.seconds,
+      bareSeconds,
+      bareLinesPerSecond: written.lines / bareSeconds,
+      mainThreadSeconds: median(mainThread),
+      scrapes,
       mtailSeconds,
       mtailLinesPerSecond: mtailSeconds === undefined ? undefined : written.lines / mtailSeconds,
       tailLatencyP50Ms: percentile(latencies, 50),
@@ -263,12 +464,24 @@ export const logGroup: BenchGroup = {
     const parserRuns: number[] = [];
     for (let i = 0; i < 3; i++) parserRuns.push((await benchParser(parserLines)).linesPerSecond);
     const parser = { linesPerSecond: median(parserRuns) };
-    process.stderr.write('bench: log pipeline (catch-up, mtail, tail latency, 10,000 accounts)…\n');
+    process.stderr.write('bench: log pipeline (catch-up, bare loop, scrapes during catch-up, mtail, tail latency, 10,000 accounts)…\n');
+    const loadBefore = loadavg();
     const log = await benchLog();
+    const loadAfter = loadavg();
+    const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(', ');
     const mtailRatio = log.mtailLinesPerSecond ? log.catchUpLinesPerSecond / log.mtailLinesPerSecond : undefined;
+    const bareRatio = log.catchUpLinesPerSecond / log.bareLinesPerSecond;
+    const sc = log.scrapes;
+    const slowdown = sc.scrapedSeconds / sc.aloneSeconds - 1;
     return {
       rows: [
-        ['catch-up throughput (tailer + parser + accounts)', `${fmt(log.catchUpLinesPerSecond)} lines/s (${fmt(log.lines)} lines, ${fmt(log.bytes / 2 ** 20, 1)} MiB in ${fmt(log.catchUpSeconds, 2)} s)`, '≥ 1,000,000 lines/s', verdict(log.catchUpLinesPerSecond >= 1_000_000)],
+        ['catch-up throughput (tailer + parser thread + accounts)', `${fmt(log.catchUpLinesPerSecond)} lines/s (${fmt(log.lines)} lines, ${fmt(log.bytes / 2 ** 20, 1)} MiB in ${fmt(log.catchUpSeconds, 2)} s)`, '≥ 1,000,000 lines/s', verdict(log.catchUpLinesPerSecond >= 1_000_000)],
+        ['bare Node loop, same files, same run (read + split + one regex a line)', `${fmt(log.bareLinesPerSecond)} lines/s (${fmt(log.bareSeconds, 2)} s)`, '', ''],
+        ['catch-up / bare loop', `${fmt(bareRatio, 2)}×`, '≥ 0.65×', verdict(bareRatio >= 0.65)],
+        ['catch-up with the parser in the main thread, same run', `${fmt(log.lines / log.mainThreadSeconds)} lines/s (${fmt(log.mainThreadSeconds, 2)} s, ${fmt(log.lines / log.mainThreadSeconds / log.bareLinesPerSecond, 2)}× the bare loop)`, '', ''],
+        [`${sc.clients} clients scraping /metrics once a second each during the exporter's catch-up`, `p50 ${fmt(sc.p50Ms, 1)} ms, p99 ${fmt(sc.p99Ms, 1)} ms, max ${fmt(sc.maxMs, 1)} ms (${fmt(sc.scrapes)} scrapes, ${sc.failed} failed)`, 'p99 ≤ 250 ms', verdict(sc.p99Ms <= 250 && sc.failed === 0)],
+        ['longest the exporter\'s main thread held its event loop during the catch-up', `${fmt(sc.loopDelayMaxMs, 0)} ms under the scrapes, ${fmt(sc.loopDelayAloneMaxMs, 0)} ms alone (median of the runs' worst)`, '', ''],
+        ["the exporter's catch-up under those scrapes vs alone", `${fmt(sc.scrapedSeconds, 2)} s vs ${fmt(sc.aloneSeconds, 2)} s (${slowdown >= 0 ? '+' : ''}${fmt(slowdown * 100)}%)`, 'slowed ≤ 20%', verdict(slowdown <= 0.2)],
         ['mtail, line-counting program, same lines', log.mtailLinesPerSecond === undefined ? 'mtail not installed' : `${fmt(log.mtailLinesPerSecond)} lines/s (${fmt(log.mtailSeconds, 2)} s)`, '', ''],
         ['ratio to mtail', mtailRatio === undefined ? 'n/a' : `${fmt(mtailRatio, 1)}×`, '≥ 4×', verdict(mtailRatio === undefined ? undefined : mtailRatio >= 4)],
         ['parser + sessions alone (500,000 lines in memory, median of three)', `${fmt(parser.linesPerSecond)} lines/s`, '', ''],
@@ -277,9 +490,22 @@ export const logGroup: BenchGroup = {
         [`peak RSS of the exporter at ${fmt(log.accounts)} accounts`, `${fmt(log.peakRssMb)} MB`, '< 200 MB', verdict(log.peakRssMb < 200)],
       ],
       notes: [
+        `Load average of the machine (1, 5, 15 min) at the start of the group: ${load(loadBefore)}; at its end: ${load(loadAfter)}.
+  The catch-up needs both cores (the parser thread and the main thread); the bare loop needs one. On a machine whose
+  other work takes a core, the ratio is that of one core shared by two threads against one core.`,
         `Catch-up: ${fmt(log.lines)} lines of a generated attack scenario (\`src/demo/scenario.ts\`) in daily files, read from the
-  first byte until the log pipeline is ready, through the real tailer, IceWarp parser and account book
-  (warm page cache and JIT, as for a long-running exporter): the median of three runs after a warm-up.`,
+  first byte until the log pipeline is ready, through the real tailer, IceWarp parser (in its worker thread) and account book
+  (warm page cache and JIT, as for a long-running exporter): the median of three runs after a warm-up. Each run is
+  next to a run of the bare loop and one of the catch-up with the parser in the main thread (\`parserThread: false\`).`,
+        `Bare loop (\`bareLoop\` in \`bench/log.ts\`): the same files oldest first, \`readSync\` in 1 MiB pieces, UTF-8 decoding,
+  \`split('\\n')\` and one regex of the line layout (\`peer [thread] HH:MM:SS rest\`) on every line; nothing kept.`,
+        `Scrapes during catch-up: the built exporter as its own process (\`--web.max-requests=0\`) catching up the same files
+  from the first byte; ${sc.clients} clients (raw HTTP, keep-alive, in the benchmark's process) each GET /metrics once a second,
+  all together, from the moment it listens until it is caught up (a scrape that takes longer than a second is followed by the
+  next at once). The longest hold of its event loop comes from \`bench/loopDelay.ts\`, preloaded into it (\`node --import\`),
+  from the second 250 ms report after it listens (the first covers loading the program). The
+  catch-up time is the exporter's own (its log line \`caught up with the log files … seconds=\`), median of three runs
+  with the clients against three without, alternated.`,
         'mtail: `mtail --one_shot` with a program that counts every line, over the same files.',
         `Tail latency: a session is appended to a followed file; the time until its message shows in an HTTP GET of /metrics
   (in-process exporter, chokidar events, no polling interval).`,
