@@ -97,12 +97,16 @@ export class FactBatchWriter {
   }
 }
 
-/** Calls `apply` with each fact of a batch, in order, as the parser emitted them. */
-export function forEachFact(batch: FactBatch, apply: (fact: SmtpFact) => void): void {
+/**
+ * Calls `apply` with the facts of a batch, in order, as the parser emitted
+ * them: from offset `at` (0 for the first),
+ * at most `max` of them, in order. Returns the offset of the next fact: the
+ * batch's `numbers.length` once all are applied.
+ */
+export function applyFacts(batch: FactBatch, at: number, max: number, apply: (fact: SmtpFact) => void): number {
   const { numbers: n, strings: s } = batch;
   const str = (i: number): string => s[i] as string;
-  let at = 0;
-  while (at < n.length) {
+  for (let applied = 0; at < n.length && applied < max; applied++) {
     const type = n[at]!;
     const time = n[at + 1]!;
     const peer = str(n[at + 2]!);
@@ -126,4 +130,5 @@ export function forEachFact(batch: FactBatch, apply: (fact: SmtpFact) => void): 
       apply(fact);
     }
   }
+  return at;
 }

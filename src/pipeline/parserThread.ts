@@ -14,7 +14,7 @@ import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import type { LogParser, LogParserStats, LogSource } from '../smtp/parser.js';
 import type { LineSink } from '../tail/tailer.js';
 import { splitChunk } from '../tail/lines.js';
-import { forEachFact, type FactBatch } from './factBatch.js';
+import { applyFacts, type FactBatch } from './factBatch.js';
 
 /** What the worker needs to make the MTA's parser: plain data, cloned to it. */
 export interface ParserThreadInit {
@@ -57,6 +57,8 @@ interface InFlight {
 /** Chunks handed to the worker and not yet counted, at most: enough to keep both threads busy, little memory. */
 const IN_FLIGHT = 8;
 const BUFFER_BYTES = 1 << 20;
+/** Counting facts holds the event loop about this long at a time (ms). */
+const SLICE_MS = 5;
 
 export class ParserThread implements LineSink {
   readonly stats: LogParserStats = { lines: 0, unparsed: 0, lastLineTime: undefined };
@@ -65,8 +67,10 @@ export class ParserThread implements LineSink {
   private readonly worker: Worker;
   /** Chunks handed to the worker and not yet answered, oldest first. */
   private readonly inFlight: InFlight[] = [];
-  /** Answers of the worker not counted yet, oldest first. */
+  /** Answers of the worker not counted yet, oldest first; `cursor`: where counting the first one is. */
   private readonly answers: Counted[] = [];
+  private cursor = 0;
+  private countingMs = 0;
   private readonly spare: Buffer[] = [];
   private room: (() => void) | undefined;
   private drained: Array<() => void> = [];
@@ -138,9 +142,10 @@ export class ParserThread implements LineSink {
   }
 
   /**
-   * The worker's answers are counted one per turn of the event loop: a port
-   * delivers all its waiting messages at once, and counting eight chunks'
-   * facts in one go held scrapes and timers for that long.
+   * The worker's answers are counted in slices of about SLICE_MS, one per
+   * turn of the event loop: a port delivers all its waiting messages at
+   * once, and counting eight chunks' facts in one go held scrapes and timers
+   * for that long.
    */
   private answered(m: Counted): void {
     this.answers.push(m);
@@ -148,19 +153,26 @@ export class ParserThread implements LineSink {
   }
 
   private readonly countNext = (): void => {
-    const m = this.answers.shift();
+    const m = this.answers[0];
     if (!m) return;
-    this.counted(m);
+    const started = performance.now();
+    const until = started + SLICE_MS;
+    do this.cursor = applyFacts(m.facts, this.cursor, 256, this.count);
+    while (this.cursor < m.facts.numbers.length && performance.now() < until);
+    this.countingMs += performance.now() - started;
+    if (this.cursor >= m.facts.numbers.length) this.finish();
     if (this.answers.length > 0) setImmediate(this.countNext);
   };
 
-  private counted(m: Counted): void {
-    const started = performance.now();
-    forEachFact(m.facts, this.count);
+  /** The first answer's facts are all counted: its chunk is. */
+  private finish(): void {
+    const m = this.answers.shift()!;
+    this.cursor = 0;
     this.stats.lines = m.stats.lines;
     this.stats.unparsed = m.stats.unparsed;
     this.stats.lastLineTime = m.stats.lastLineTime;
-    this.lastBatchSeconds = m.seconds + (performance.now() - started) / 1000;
+    this.lastBatchSeconds = m.seconds + this.countingMs / 1000;
+    this.countingMs = 0;
     const done = this.inFlight.shift()!;
     if (done.bytes.buffer.byteLength === BUFFER_BYTES && this.spare.length < IN_FLIGHT) this.spare.push(Buffer.from(done.bytes.buffer));
     done.counted(m.lines);
@@ -185,7 +197,10 @@ export class ParserThread implements LineSink {
   private failed(err: Error): void {
     if (this.fallback) return;
     // What it answered before it died is counted first, in order.
-    for (let m = this.answers.shift(); m; m = this.answers.shift()) this.counted(m);
+    for (let m = this.answers[0]; m; m = this.answers[0]) {
+      this.cursor = applyFacts(m.facts, this.cursor, Infinity, this.count);
+      this.finish();
+    }
     this.log.error('the parser thread failed: parsing in the main thread from now on', { err, chunks_parsed_again: this.inFlight.length });
     this.base = { ...this.stats };
     this.fallback = this.source.createParser({
