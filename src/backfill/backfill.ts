@@ -17,7 +17,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { logSettings } from '../pipeline/logPipeline.js';
 import { LocalDomains } from '../smtp/facts.js';
-import { LogTailer, linesSink } from '../tail/tailer.js';
+import { feedChunkTo } from '../smtp/parser.js';
+import { LogTailer } from '../tail/tailer.js';
 import { OpenMetricsWriter } from './openMetrics.js';
 
 export interface BackfillOptions {
@@ -118,12 +119,14 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     startAt: 'beginning',
     watch: false,
     logger: opts.logger,
-    sink: linesSink((file, lines) => {
-      parser.feedLines(file, lines);
-      // A quiet stretch of the log (no facts) still moves time on.
-      const last = parser.stats.lastLineTime;
-      if (last !== undefined) passTo(last);
-    }),
+    sink: {
+      write(file, chunk, counted) {
+        counted(feedChunkTo(parser, file, chunk));
+        // A quiet stretch of the log (no facts) still moves time on.
+        const last = parser.stats.lastLineTime;
+        if (last !== undefined) passTo(last);
+      },
+    },
   });
   state = { book, parser, tailer: { stats: tailer.stats, lagBytes: () => 0 } };
   try {

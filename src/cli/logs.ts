@@ -13,9 +13,8 @@ import { LogReport, type LogReportData, type ReportAccount } from '../incident/l
 import { MTAS, configuredLogSource } from '../mtas.js';
 import { accountLimits } from '../pipeline/logPipeline.js';
 import { LocalDomains } from '../smtp/facts.js';
-import type { LogSource } from '../smtp/parser.js';
+import { feedChunkTo, type LogSource } from '../smtp/parser.js';
 import { wallClock } from '../smtp/timezone.js';
-import { splitLines } from '../tail/tailer.js';
 import { parseCommandFlags, UsageError } from './args.js';
 import type { AdminIo } from './plan.js';
 
@@ -183,7 +182,7 @@ export function reportLogs(source: LogSource, config: Config, from: number, to: 
         files.skipped.push(name);
         continue;
       }
-      readLines(path, (lines) => parser.feedLines(name, lines));
+      readChunks(path, (chunk) => feedChunkTo(parser, name, chunk));
       files.read.push(name);
     } catch (err) {
       files.unreadable.push({ file: path, error: fsErrorText(err) });
@@ -192,8 +191,8 @@ export function reportLogs(source: LogSource, config: Config, from: number, to: 
   return { mta: source.mta, logDirectory: source.directory, files, lines: parser.stats.lines, unparsedLines: parser.stats.unparsed, ...report.finish() };
 }
 
-/** A file's lines in batches, synchronously; a last line without its newline counts too (the file is read as it is now). */
-function readLines(path: string, onLines: (lines: string[]) => void): void {
+/** A file's lines in chunks of whole lines as bytes, synchronously; a last line without its newline counts too (the file is read as it is now). */
+function readChunks(path: string, onChunk: (chunk: Buffer) => void): void {
   // O_NONBLOCK: a FIFO put in the folder must not hang the report at open.
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
@@ -212,15 +211,15 @@ function readLines(path: string, onLines: (lines: string[]) => void): void {
           carry = end;
           continue;
         }
-        onLines([buf.toString('utf8', 0, end)]); // a line longer than the buffer, in pieces
+        onChunk(buf.subarray(0, end)); // a line longer than the buffer, in pieces
         carry = 0;
         continue;
       }
-      onLines(splitLines(buf.toString('utf8', 0, nl)));
+      onChunk(buf.subarray(0, nl + 1));
       carry = end - nl - 1;
       if (carry > 0) buf.copyWithin(0, nl + 1, end);
     }
-    if (carry > 0) onLines(splitLines(buf.toString('utf8', 0, carry)));
+    if (carry > 0) onChunk(buf.subarray(0, carry));
   } finally {
     closeSync(fd);
   }

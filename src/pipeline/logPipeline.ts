@@ -12,9 +12,9 @@ import { folderProblem } from '../folders.js';
 import type { Logger } from '../logger.js';
 import { configuredMta } from '../mtas.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
-import type { LogParser, LogParserStats, LogSource } from '../smtp/parser.js';
+import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
-import { LogTailer, linesSink, type LineSink } from '../tail/tailer.js';
+import { LogTailer, type LineSink } from '../tail/tailer.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
 
 export interface LogSettings {
@@ -124,12 +124,7 @@ export class LogPipeline implements Running<LogSettings> {
       run();
       this.lastBatchSeconds = (performance.now() - started) / 1000;
     };
-    if (parser.feedChunk) {
-      const feedChunk = parser.feedChunk.bind(parser);
-      return { write: (file, chunk, counted) => timed(() => counted(feedChunk(file, chunk))) };
-    }
-    const lines = linesSink((file, batch) => parser.feedLines(file, batch));
-    return { write: (file, chunk, counted) => timed(() => lines.write(file, chunk, counted)) };
+    return { write: (file, chunk, counted) => timed(() => counted(feedChunkTo(parser, file, chunk))) };
   }
 
   /** local_domains, the log time zone, limits and the window change in place: counters keep their history. */

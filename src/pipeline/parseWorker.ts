@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MTAS } from '../mtas.js';
 import { LocalDomains } from '../smtp/facts.js';
-import { splitChunk } from '../tail/lines.js';
+import { feedChunkTo } from '../smtp/parser.js';
 import { FactBatchWriter } from './factBatch.js';
 import type { ParserThreadInit, ToParser } from './parserThread.js';
 
@@ -29,13 +29,7 @@ port.on('message', (m: ToParser) => {
   }
   const started = performance.now();
   const chunk = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-  let lines: number;
-  if (parser.feedChunk) lines = parser.feedChunk(m.file, chunk);
-  else {
-    const batch = splitChunk(chunk);
-    parser.feedLines(m.file, batch);
-    lines = batch.length;
-  }
+  const lines = feedChunkTo(parser, m.file, chunk);
   const batch = facts.take();
   const { lines: fed, unparsed, lastLineTime } = parser.stats;
   port.postMessage(

@@ -11,9 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
-import type { LogParser, LogParserStats, LogSource } from '../smtp/parser.js';
+import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
 import type { LineSink } from '../tail/tailer.js';
-import { splitChunk } from '../tail/lines.js';
 import { applyFacts, type FactBatch } from './factBatch.js';
 
 /** What the worker needs to make the MTA's parser: plain data, cloned to it. */
@@ -214,13 +213,7 @@ export class ParserThread implements LineSink {
 
   private parseHere(file: string, chunk: Buffer, counted: (lines: number) => void): void {
     const parser = this.fallback!;
-    let lines: number;
-    if (parser.feedChunk) lines = parser.feedChunk(file, chunk);
-    else {
-      const batch = splitChunk(chunk);
-      parser.feedLines(file, batch);
-      lines = batch.length;
-    }
+    const lines = feedChunkTo(parser, file, chunk);
     this.stats.lines = this.base.lines + parser.stats.lines;
     this.stats.unparsed = this.base.unparsed + parser.stats.unparsed;
     this.stats.lastLineTime = parser.stats.lastLineTime ?? this.base.lastLineTime;

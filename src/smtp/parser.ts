@@ -1,6 +1,7 @@
 // What an MTA gives the log pipeline: where its log files are, in which order
 // to read them, and a parser that turns their lines into SmtpFacts. The
 // pipeline (tailer → parser → account book) is the same for every MTA.
+import { splitChunk } from '../tail/lines.js';
 import type { LocalDomains, SmtpFact } from './facts.js';
 
 export interface LogParserStats {
@@ -52,4 +53,16 @@ export interface LogSource {
   /** Oldest first: the MTA's own naming of rotated files decides (IceWarp dates its names, logrotate numbers them). */
   order(a: string, b: string): number;
   createParser(opts: LogParserOptions): LogParser;
+}
+
+/**
+ * Lines as the tailer reads them (bytes, each ending with LF, the last one's
+ * LF possibly missing) into a parser: as bytes when it reads bytes, else
+ * decoded (UTF-8, U+FFFD for bad bytes) into lines. Returns the number of lines.
+ */
+export function feedChunkTo(parser: LogParser, file: string, chunk: Buffer): number {
+  if (parser.feedChunk) return parser.feedChunk(file, chunk);
+  const lines = splitChunk(chunk);
+  parser.feedLines(file, lines);
+  return lines.length;
 }
