@@ -325,9 +325,10 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
 
   const serverRecording: RecordingRule[] = [
     {
-      // IceWarp's staff count the retry queue as retry/ plus priority_*.
+      // The exporter counts what each MTA keeps for a retry (IceWarp: retry/ and priority_*,
+      // as IceWarp's staff count it; Postfix: deferred), so this rule needs no MTA's folder names.
       record: R.retryMessages,
-      expr: 'sum without (folder) (mailrelay_spool_messages{queue="outgoing", folder=~"_outgoing/(retry|priority_.+)"})',
+      expr: 'sum without () (mailrelay_spool_deferred_messages)',
     },
     {
       record: R.outgoingMessages,
@@ -362,7 +363,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
         `delta(${R.retryMessages}[${t.queueRetryGrowthRange}]) > 0`,
       ].join('\n'),
       `The retry queue of ${instance} is filling up`,
-      `${instance} holds ${value} messages in _outgoing/retry and _outgoing/priority_* (threshold ${t.queueRetryMessages}), ` +
+      `${instance} holds ${value} messages waiting for a retry (IceWarp: _outgoing/retry and _outgoing/priority_*; Postfix: the deferred queue; threshold ${t.queueRetryMessages}), ` +
         `more than ${t.queueRetryGrowthRange} ago: undeliverable mail (often spam) is piling up.`,
     ),
     alert(

@@ -494,7 +494,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withPanel(
       seriesPanel({
         title: 'Queue depth per folder',
-        description: 'Messages per queue folder. Spam that cannot be delivered piles up in _outgoing/retry.',
+        description: 'Messages per queue folder. Spam that cannot be delivered piles up in the messages waiting for a retry (IceWarp: _outgoing/retry; Postfix: deferred).',
         unit: 'short',
         w: 12,
         h: 8,

@@ -69,6 +69,7 @@ export function* spoolSeries(opts: SpoolSeriesOptions): Generator<{ time: number
     const samples: SpoolSample[] = [
       { name: 'mailrelay_spool_messages', labels: `${OUTGOING},${labelPair('folder', '_outgoing')}`, value: outgoing + spamOutgoing },
       { name: 'mailrelay_spool_messages', labels: `${OUTGOING},${labelPair('folder', '_outgoing/retry')}`, value: retry + spamRetry },
+      { name: 'mailrelay_spool_deferred_messages', labels: '', value: retry + spamRetry },
       {
         name: 'mailrelay_spool_oldest_message_age_seconds',
         labels: `${OUTGOING},${labelPair('folder', '_outgoing')}`,
