@@ -18,7 +18,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { DEFAULT_THRESHOLDS, buildRules, recordingLevels } from '../alerts/rules.js';
+import { DEFAULT_THRESHOLDS, buildRules, renderRulesYaml } from '../alerts/rules.js';
+import { writeRuleLevels } from '../src/backfill/ruleLevels.js';
 import { backfill } from '../src/backfill/backfill.js';
 import { loadConfig } from '../src/config/config.js';
 import { writeScenario } from '../src/demo/scenario.js';
@@ -38,13 +39,13 @@ interface Prom {
   child: ChildProcess;
 }
 
-async function startPrometheus(dir: string, data: string, ruleFile?: string): Promise<Prom> {
+async function startPrometheus(dir: string, data: string, extraArgs: string[] = []): Promise<Prom> {
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, stringify({ global: { evaluation_interval: '1m' }, rule_files: ruleFile ? [ruleFile] : [], scrape_configs: [] }));
+  writeFileSync(config, stringify({ global: { evaluation_interval: '1m' }, rule_files: [], scrape_configs: [] }));
   const port = await freePort();
   const child = spawn(
     PROMETHEUS,
-    [`--config.file=${config}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=30d', '--log.level=warn'],
+    [`--config.file=${config}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=30d', '--log.level=warn', ...extraArgs],
     { stdio: 'ignore' },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -155,16 +156,17 @@ export const rulesGroup: BenchGroup = {
       }
 
       // The recording rules' history, a dependency level at a time (each level reads the one before).
-      const levels = recordingLevels(buildRules(DEFAULT_THRESHOLDS).groups);
-      for (const [i, rules] of levels.entries()) {
+      // As the README tells users: the shipped rule file split by `backfill --rule-levels`.
+      const ruleFile = join(dir, 'mailrelay.rules.yml');
+      writeFileSync(ruleFile, renderRulesYaml(DEFAULT_THRESHOLDS));
+      const levels = writeRuleLevels(ruleFile, join(dir, 'levels'));
+      for (const [i, level] of levels.entries()) {
         process.stderr.write(`bench rules: promtool tsdb create-blocks-from rules, level ${i + 1} of ${levels.length}…\n`);
         const prom = await startPrometheus(dir, data);
         try {
-          const file = join(dir, `level${i + 1}.yml`);
-          writeFileSync(file, stringify({ groups: [{ name: `level${i + 1}`, rules }] }, { lineWidth: 0 }));
           await run(
             'promtool',
-            ['tsdb', 'create-blocks-from', 'rules', `--url=${prom.url}`, `--start=${start + 3600}`, `--end=${now}`, '--eval-interval=1h', `--output-dir=${join(dir, `rules${i + 1}`)}`, file],
+            ['tsdb', 'create-blocks-from', 'rules', `--url=${prom.url}`, `--start=${start + 3600}`, `--end=${now}`, '--eval-interval=1h', `--output-dir=${join(dir, `rules${i + 1}`)}`, level.file],
             { maxBuffer: 1 << 24 },
           );
         } finally {
@@ -179,7 +181,10 @@ export const rulesGroup: BenchGroup = {
       // would have recorded them, and the raw samples are at the scrape interval.
       const at = Math.floor((now - 60) / 3600) * 3600;
       process.stderr.write(`bench rules: the rules of alerts/mailrelay.rules.yml evaluated at ${new Date(at * 1000).toISOString()}, ${EVALUATIONS} times…\n`);
-      const prom = await startPrometheus(dir, data);
+      // Each level was recorded at its own offset in the hour (see src/backfill/ruleLevels.ts): an
+      // instant query at the hour finds each level's last sample within an hour, as the live
+      // group, evaluating every rule at one instant, finds what it has just recorded.
+      const prom = await startPrometheus(dir, data, ['--query.lookback-delta=1h']);
       const times = new Map<string, number[]>();
       const ruleTimes = new Map<string, number[]>();
       let accounts = 0;
@@ -229,7 +234,7 @@ export const rulesGroup: BenchGroup = {
           `${fmt(Object.keys(truth.accounts).length)} accounts logged in over ${HISTORY_DAYS} days of a generated IceWarp log (\`src/demo/scenario.ts\`, each user a session every four hours,
   and a newsletter), replayed by \`backfill\` (${fmt(samples)} samples: every 30 minutes, and every minute for the last two hours, since no rule reads
   more than an hour of raw samples), \`promtool tsdb create-blocks-from openmetrics\`, then the recording rules' history with
-  \`promtool tsdb create-blocks-from rules --eval-interval=1h\`, level by level (\`recordingLevels()\`, as the README tells users).`,
+  \`promtool tsdb create-blocks-from rules --eval-interval=1h\`, level by level (the files of \`backfill --rule-levels\`, as the README tells users).`,
           `Prometheus started on those blocks; a group's evaluation is each of its rules' query at one instant (the last complete hour,
   where the recordings of every level exist), timed by Prometheus itself (\`evalTotalTime\` of \`stats=all\`), summed over the group;
   the median and the largest of ${EVALUATIONS} rounds. Appending the results to the TSDB is not in it. The machine is shared: 1-minute

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildRules, DEFAULT_THRESHOLDS, recordingLevels as rulesLevels } from '../../alerts/rules.js';
-import { readRecordingRules, recordingLevels, RuleFileError, SHIPPED_RULES_FILE, writeRuleLevels } from './ruleLevels.js';
+import { forHourlyEvaluation, readRecordingRules, recordingLevels, RuleFileError, SHIPPED_RULES_FILE, writeRuleLevels } from './ruleLevels.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailrelay-rule-levels-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +30,18 @@ describe('rule levels from a rule file', () => {
       for (const r of rules) seen.add(r.record);
     }
     expect([...seen].sort()).toEqual([...all].sort());
+  });
+
+  it('writes the levels for one evaluation an hour: no minute test, which an hourly evaluation at its offset would never pass', () => {
+    const written = writeRuleLevels(SHIPPED_RULES_FILE, join(dir, 'hourly'));
+    const exprs = written.flatMap((w) => (parse(readFileSync(w.file, 'utf8')) as { groups: { rules: { expr: string }[] }[] }).groups[0]!.rules.map((r) => r.expr));
+    expect(exprs.filter((e) => /minute\(\)/.test(e))).toEqual([]);
+    // The daily samples keep their hour; the shipped file has both tests.
+    expect(exprs.filter((e) => e.includes('and on () (hour() == 0)')).length).toBeGreaterThanOrEqual(4);
+    expect(readFileSync(SHIPPED_RULES_FILE, 'utf8')).toContain('and on () (minute() == 0)');
+    expect(forHourlyEvaluation('a:b:c\nand on () (hour() == 0 and minute() == 0)')).toBe('a:b:c\nand on () (hour() == 0)');
+    expect(forHourlyEvaluation('x:y:z and on () (minute() == 0)')).toBe('x:y:z');
+    expect(forHourlyEvaluation('sum(rate(x[5m]))')).toBe('sum(rate(x[5m]))');
   });
 
   it('names the file and what is wrong with it', () => {

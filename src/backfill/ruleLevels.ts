@@ -3,6 +3,14 @@
 // rules` evaluates a file against a running Prometheus, so a rule that reads
 // another recording rule's series only gets history once the level below it
 // has been recorded and its blocks loaded.
+//
+// The levels are written for `--eval-interval 1h`. Prometheus evaluates a
+// group at an offset within its interval (a hash of the group's name and
+// file), and promtool's backfill does the same: an hourly evaluation lands at,
+// say, 45 minutes past every hour, where the rules' `minute() == 0` (pick one
+// evaluation an hour out of the live 1-minute ones) is never true, and no
+// hourly or daily sample would be recorded. With one evaluation an hour, each
+// is the hourly one: the minute test is dropped, the day's stays.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,9 +70,14 @@ export function readRecordingRules(file: string): Recording[] {
   return rules;
 }
 
-/** Writes DIR/<level>.yml for each level; returns the files and their rule counts. */
+/** A rule's expression for one evaluation an hour: the rules' own minute test dropped (see above). */
+export function forHourlyEvaluation(expr: string): string {
+  return expr.replace(/\s+and\s+on\s*\(\)\s*\(minute\(\)\s*==\s*0\)/g, '').replace(/\(hour\(\)\s*==\s*0\s+and\s+minute\(\)\s*==\s*0\)/g, '(hour() == 0)');
+}
+
+/** Writes DIR/<level>.yml for each level, for --eval-interval 1h; returns the files and their rule counts. */
 export function writeRuleLevels(rulesFile: string, dir: string): { file: string; rules: number }[] {
-  const levels = recordingLevels(readRecordingRules(rulesFile));
+  const levels = recordingLevels(readRecordingRules(rulesFile).map((r) => ({ ...r, expr: forHourlyEvaluation(r.expr) })));
   mkdirSync(dir, { recursive: true });
   return levels.map((rules, i) => {
     const file = join(dir, `${i + 1}.yml`);
