@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,10 +39,18 @@ describe('rule levels from a rule file', () => {
     expect(exprs.filter((e) => /minute\(\)/.test(e))).toEqual([]);
     // The daily samples keep their hour; the shipped file has both tests.
     expect(exprs.filter((e) => e.includes('and on () (hour() == 0)')).length).toBeGreaterThanOrEqual(4);
+    // Each file is valid PromQL for promtool.
+    for (const w of written) expect(execFileSync('promtool', ['check', 'rules', w.file], { encoding: 'utf8' })).toContain('SUCCESS');
     expect(readFileSync(SHIPPED_RULES_FILE, 'utf8')).toContain('and on () (minute() == 0)');
     expect(forHourlyEvaluation('a:b:c\nand on () (hour() == 0 and minute() == 0)')).toBe('a:b:c\nand on () (hour() == 0)');
     expect(forHourlyEvaluation('x:y:z and on () (minute() == 0)')).toBe('x:y:z');
     expect(forHourlyEvaluation('sum(rate(x[5m]))')).toBe('sum(rate(x[5m]))');
+    // Instant reads of another level reach back an hour; range reads and other names stay.
+    const names = new Set(['a:b:c', 'x:y:z']);
+    expect(forHourlyEvaluation('max_over_time(a:b:c[23h59m]) and on (account) a:b:c offset 1d', names)).toBe(
+      'max_over_time(a:b:c[23h59m]) and on (account) last_over_time(a:b:c[1h] offset 1d)',
+    );
+    expect(forHourlyEvaluation('(x:y:z > 100) > 3 * a:b:c{sign="v"} or q:r:s', names)).toBe('(last_over_time(x:y:z[1h]) > 100) > 3 * last_over_time(a:b:c{sign="v"}[1h]) or q:r:s');
   });
 
   it('names the file and what is wrong with it', () => {

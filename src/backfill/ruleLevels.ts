@@ -70,14 +70,29 @@ export function readRecordingRules(file: string): Recording[] {
   return rules;
 }
 
-/** A rule's expression for one evaluation an hour: the rules' own minute test dropped (see above). */
-export function forHourlyEvaluation(expr: string): string {
-  return expr.replace(/\s+and\s+on\s*\(\)\s*\(minute\(\)\s*==\s*0\)/g, '').replace(/\(hour\(\)\s*==\s*0\s+and\s+minute\(\)\s*==\s*0\)/g, '(hour() == 0)');
+/**
+ * A rule's expression for one evaluation an hour (see above): the minute test
+ * dropped, and each instant read of another recording (`name`, `name offset 1d`)
+ * made `last_over_time(name[1h])`: every level file is its own group at its own
+ * offset, so a level's sample is up to an hour older than the evaluation that
+ * reads it, where an instant read (5 minutes of lookback) would find nothing.
+ */
+export function forHourlyEvaluation(expr: string, recordings: ReadonlySet<string> = new Set()): string {
+  let out = expr
+    .replace(/\s+and\s+on\s*\(\)\s*\(minute\(\)\s*==\s*0\)/g, '')
+    .replace(/\(hour\(\)\s*==\s*0\s+and\s+minute\(\)\s*==\s*0\)/g, '(hour() == 0)');
+  out = out.replace(/([a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*)(\{[^}]*\})?(\s*\[)?(\s+offset\s+[0-9a-z]+)?/g, (whole, name: string, matchers = '', range?: string, offset = '') =>
+    range !== undefined || !recordings.has(name) ? whole : `last_over_time(${name}${matchers}[1h]${offset})`,
+  );
+  return out;
 }
 
 /** Writes DIR/<level>.yml for each level, for --eval-interval 1h; returns the files and their rule counts. */
 export function writeRuleLevels(rulesFile: string, dir: string): { file: string; rules: number }[] {
-  const levels = recordingLevels(readRecordingRules(rulesFile).map((r) => ({ ...r, expr: forHourlyEvaluation(r.expr) })));
+  const rules = readRecordingRules(rulesFile);
+  const names = new Set(rules.map((r) => r.record));
+  // Levels from the rules as written (the rewrite keeps every name it reads).
+  const levels = recordingLevels(rules).map((level) => level.map((r) => ({ ...r, expr: forHourlyEvaluation(r.expr, names) })));
   mkdirSync(dir, { recursive: true });
   return levels.map((rules, i) => {
     const file = join(dir, `${i + 1}.yml`);
