@@ -77,18 +77,11 @@ export const MAX_ADDRESS_LENGTH = 320;
 
 /** The message of one log line by the Postfix daemon `daemon` (`smtpd`, `qmgr` …), from `start`. */
 export function parsePostfixMessage(daemon: string, text: string, start = 0): PostfixEvent | undefined {
-  // `QUEUEID: rest`, `NOQUEUE: rest`, or a message without a queue ID: the first word ends at `: ` or a space.
-  let colon = start;
-  const end = text.length;
-  while (colon < end) {
-    const c = text.charCodeAt(colon);
-    if (c === 0x3a || c === 0x20) break;
-    colon++;
-  }
-  const hasColon = colon < end && text.charCodeAt(colon) === 0x3a && text.charCodeAt(colon + 1) === 0x20;
-  if (hasColon && isQueueIdAt(text, start, colon)) return queueIdMessage(daemon, text.slice(start, colon), text, colon + 2);
+  // `QUEUEID: rest`, `NOQUEUE: rest`, or a message without a queue ID.
+  const idEnd = queueIdEnd(text, start);
+  if (idEnd >= 0) return queueIdMessage(daemon, text.slice(start, idEnd), text, idEnd + 2);
   if (daemon !== 'smtpd') return undefined;
-  if (hasColon && colon - start === 7 && text.startsWith('NOQUEUE', start)) return rejectMessage(undefined, text, colon + 2);
+  if (text.startsWith('NOQUEUE: ', start)) return rejectMessage(undefined, text, start + 9);
   if (text.startsWith('connect from ', start)) {
     const peer = peerOf(text, start + 13);
     return peer === undefined ? undefined : { kind: 'connect', peer };
@@ -100,7 +93,7 @@ export function parsePostfixMessage(daemon: string, text: string, start = 0): Po
     const m = / auth=(\d+)/.exec(text.slice(start));
     return { kind: 'disconnect', peer, authOk: m ? Number(m[1]) : 0 };
   }
-  if (hasColon && colon - start === 7 && text.startsWith('warning', start)) return saslWarning(text, colon + 2);
+  if (text.startsWith('warning: ', start)) return saslWarning(text, start + 9);
   return undefined;
 }
 
