@@ -235,17 +235,22 @@ export class MailDirectory {
   }
 }
 
-/** A file-system error in words an admin under pressure can act on. */
-export function describeFsError(err: unknown): string {
+/**
+ * A file-system error in words an admin under pressure can act on. A command
+ * that only reads (logs report) names no user to run as: `permissionDenied`.
+ */
+export function describeFsError(err: unknown, permissionDenied = 'permission denied (run as the user IceWarp runs as, or as root)'): string {
   const e = err as NodeJS.ErrnoException;
   switch (e.code) {
     case 'ENOENT':
       return 'no such file or folder';
     case 'EACCES':
     case 'EPERM':
-      return 'permission denied (run as the user IceWarp runs as, or as root)';
+      return permissionDenied;
     case 'ENOTDIR':
       return 'not a folder';
+    case 'ENOTREG':
+      return 'not a regular file';
     case 'ENOSPC':
       return 'no space left on the device';
     case 'EROFS':

@@ -16,6 +16,7 @@ import { LocalDomains } from '../smtp/facts.js';
 import { feedChunkTo, type LogSource } from '../smtp/parser.js';
 import { wallClock } from '../smtp/timezone.js';
 import { parseCommandFlags, UsageError } from './args.js';
+import { describeFsError } from './durable.js';
 import type { AdminIo } from './plan.js';
 
 export const LOGS_REPORT_HELP = `usage: mailrelay-exporter logs report (--log-dir DIR [--mta icewarp|postfix] | --config.file FILE)
@@ -225,22 +226,7 @@ function readChunks(path: string, onChunk: (chunk: Buffer) => void): void {
   }
 }
 
-function fsErrorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  switch (e.code) {
-    case 'ENOENT':
-      return 'no such file or folder';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENOTDIR':
-      return 'not a folder';
-    case 'ENOTREG':
-      return 'not a regular file';
-    default:
-      return e.message ?? String(err);
-  }
-}
+const fsErrorText = (err: unknown): string => describeFsError(err, 'permission denied');
 
 const num = (n: number): string => n.toLocaleString('en-US');
 const when = (isoTime: string): string => `${isoTime.slice(0, 16).replace('T', ' ')} UTC`;
