@@ -24,7 +24,7 @@ import { backfill } from '../src/backfill/backfill.js';
 import { loadConfig } from '../src/config/config.js';
 import { writeScenario } from '../src/demo/scenario.js';
 import { silentLogger } from '../src/logger.js';
-import { fmt, verdict, type BenchGroup } from './report.js';
+import { fmt, median, verdict, type BenchGroup } from './report.js';
 import { freePort } from './spool.js';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -93,11 +93,6 @@ function moveBlocks(from: string, data: string): number {
     n++;
   }
   return n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 export const rulesGroup: BenchGroup = {
