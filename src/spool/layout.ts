@@ -101,7 +101,10 @@ export function normalizeSender(raw: string): string {
  * between a listing and the open would block a plain open(2) until some
  * writer shows up (forever, and with it the event loop or a libuv thread):
  * O_NONBLOCK makes such an open return at once, O_NOFOLLOW refuses a symlink
- * swapped in (ELOOP), and the caller checks fstat says a regular file.
+ * swapped in (ELOOP). Then either fstat says a regular file (readHeadSync,
+ * readHead) or the read is made at a position, a pread(2), which a FIFO or a
+ * socket refuses (ESPIPE) and a folder too (EISDIR): the scanner's worker
+ * threads, which spare the fstat (a system call per file).
  */
 export const QUEUE_FILE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
@@ -117,7 +120,8 @@ export class NotRegularFileError extends Error {
 /** Whether an error from opening or reading a queue file means "not a regular file here (any more)": not a message. */
 export function isNotRegularFile(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return code === 'ENOTREG' || code === 'ELOOP' || code === 'EISDIR';
+  // ESPIPE: a FIFO read at a position; ENXIO: a socket, which cannot be opened.
+  return code === 'ENOTREG' || code === 'ELOOP' || code === 'EISDIR' || code === 'ESPIPE' || code === 'ENXIO';
 }
 
 /** What readHeadSync read: the bytes in the buffer, and the size and modification time of the file they came from. */

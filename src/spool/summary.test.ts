@@ -162,6 +162,28 @@ describe('SpoolSummary, outgoing', () => {
     ]);
   });
 
+  it('knows each file for what it is whatever order a rescan lists them in', () => {
+    const s = outgoing();
+    const names = Array.from({ length: 50 }, (_, i) => `${String(i).padStart(4, '0')}.tmp`);
+    for (const name of names) s.putFile('_outgoing', name, { size: 10, mtimeMs: NOW, sender: 'a' });
+    s.removeFile('_outgoing', names[20]!); // a free slot in the middle of the listing order
+    s.putFile('_outgoing', 'late.tmp', { size: 10, mtimeMs: NOW, sender: 'a' }); // …given to a later file
+    const listings = [
+      [...names.slice(0, 20), ...names.slice(21), 'late.tmp'],
+      [...names.slice(0, 20), ...names.slice(21), 'late.tmp'].reverse(),
+      [...names.slice(30, 50), 'late.tmp', ...names.slice(0, 20), ...names.slice(21, 30)],
+    ];
+    for (const listing of listings) {
+      const gen = s.beginScan('_outgoing');
+      // Every file unchanged, one changed: that one only is to be put again.
+      for (const name of listing) expect(s.touchIfUnchanged('_outgoing', name, 10, NOW)).toBe(true);
+      expect(s.touchIfUnchanged('_outgoing', names[20]!, 10, NOW)).toBe(false);
+      expect(s.touchIfUnchanged('_outgoing', names[5]!, 11, NOW)).toBe(false);
+      s.sweep('_outgoing', gen);
+      expect(s.snapshot(NOW).folders[0]!.messages).toBe(50);
+    }
+  });
+
   it('sweeps exactly the unseen files whatever events happen during the scan', () => {
     const cases: [string, (s: SpoolSummary) => void, string[]][] = [
       ['all seen', (s) => ['A', 'B', 'C'].forEach((n) => s.touch('_outgoing', `${n}.tmp`)), ['A.tmp', 'B.tmp', 'C.tmp']],

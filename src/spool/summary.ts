@@ -280,6 +280,18 @@ function hashName(name: string): number {
   return h >>> 0;
 }
 
+/**
+ * Pending outgoing files handed out to have their heads read, with the size
+ * and modification time recorded for each when it was handed out: a sender
+ * read is kept against those (setSender), so a file changed since is read again.
+ */
+export interface PendingBatch {
+  folder: string;
+  names: string[];
+  sizes: number[];
+  mtimes: number[];
+}
+
 /** The sender column of a slot whose head is not read yet. */
 const PENDING = -1;
 /** …and of a pending slot handed out to be read (takePending), so it is not handed out twice. */
@@ -301,6 +313,13 @@ class OutgoingFolder extends QueueFolder {
   pending = 0;
   /** Where the next takePending() starts looking: pending slots come in runs (a scan fills a table in order). */
   private cursor = 0;
+  /**
+   * The slot after the last one a scan touched. A folder lists its files in
+   * the same order each time it is not changed (and a first scan fills the
+   * table in that order), so a rescan finds most files here, without the
+   * hash and the random access into the index (about 1 s of CPU per million files).
+   */
+  private next = 0;
 
   constructor(folder: string, sameSize: SameSizeGroups, private readonly senders: SenderBook) {
     super(folder, 'outgoing', sameSize);
@@ -318,8 +337,10 @@ class OutgoingFolder extends QueueFolder {
   }
 
   touchIfUnchanged(name: string, size: number, mtimeMs: number): boolean {
-    const i = this.slots.get(name);
-    if (i === undefined || this.size[i] !== size || this.mtime[i] !== mtimeMs) return false;
+    const i = this.names[this.next] === name ? this.next : this.slots.get(name);
+    if (i === undefined) return false;
+    this.next = i + 1;
+    if (this.size[i] !== size || this.mtime[i] !== mtimeMs) return false;
     if (this.seen[i] !== this.generation) {
       this.seen[i] = this.generation;
       this.seenCount++;
@@ -386,15 +407,20 @@ class OutgoingFolder extends QueueFolder {
     return true;
   }
 
-  /** Hands out up to `max` pending files to be read; they stay pending (uncounted) until setSender or giveBack. */
-  takePending(max: number): string[] {
-    const out: string[] = [];
+  /**
+   * Hands out up to `max` pending files to be read, with the size and time recorded for each;
+   * they stay pending (uncounted) until setSender or giveBack.
+   */
+  takePending(max: number): PendingBatch {
+    const out: PendingBatch = { folder: this.folder, names: [], sizes: [], mtimes: [] };
     const n = this.names.length;
-    while (this.cursor < n && out.length < max) {
+    while (this.cursor < n && out.names.length < max) {
       const i = this.cursor++;
       if (this.sender[i] === PENDING && this.names[i] !== undefined) {
         this.sender[i] = READING;
-        out.push(this.names[i]!);
+        out.names.push(this.names[i]!);
+        out.sizes.push(this.size[i]!);
+        out.mtimes.push(this.mtime[i]!);
       }
     }
     return out;
@@ -689,13 +715,18 @@ export class SpoolSummary {
    * heads read; undefined when none is left to hand out. Each comes back
    * through setSender (read) or giveBack (not read).
    */
-  takePending(max: number): { folder: string; names: string[] } | undefined {
+  takePending(max: number): PendingBatch | undefined {
     for (const f of this.folders.values()) {
       if (!(f instanceof OutgoingFolder) || f.pending === 0) continue;
-      const names = f.takePending(max);
-      if (names.length) return { folder: f.folder, names };
+      const batch = f.takePending(max);
+      if (batch.names.length) return batch;
     }
     return undefined;
+  }
+
+  /** Files of a folder, known or not (a rescan of a folder that holds none is a first look). */
+  fileCount(folder: string): number {
+    return this.folders.get(folder)?.fileCount() ?? 0;
   }
 
   /** See OutgoingFolder.setSender: the sender is kept only if the file is still the one read. */

@@ -4,12 +4,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_GONE, HEAD_NOT_REGULAR, HEAD_NO_SENDER, QueueFileWorkers, STAT_FILE, STAT_GONE, STAT_OTHER } from './workers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailrelay-workers-'));
 const workers = new QueueFileWorkers(2, 50);
+// A Unix socket where a message was: it cannot be opened (ENXIO), and is no message.
+const socket = createServer();
+beforeAll(() => new Promise<void>((resolve) => socket.listen(join(dir, 'socket.tmp'), resolve)));
 afterAll(async () => {
+  socket.close();
   await workers.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -21,12 +26,12 @@ writeFileSync(Buffer.concat([Buffer.from(dir + sep), Buffer.from(latin1, 'latin1
 execFileSync('mkfifo', [join(dir, 'fifo.tmp')]);
 symlinkSync(join(dir, 'a.tmp'), join(dir, 'link.tmp'));
 mkdirSync(join(dir, 'folder.tmp'));
-const names = ['a.tmp', 'b.tmp', latin1, 'fifo.tmp', 'link.tmp', 'folder.tmp', 'gone.tmp'];
+const names = ['a.tmp', 'b.tmp', latin1, 'fifo.tmp', 'link.tmp', 'folder.tmp', 'socket.tmp', 'gone.tmp'];
 
 describe('QueueFileWorkers', () => {
   it('lstats a batch: files with their size and time, anything else as not a message, vanished files as gone', async () => {
     const r = await workers.stat(dir + sep, names);
-    expect([...r.kinds]).toEqual([STAT_FILE, STAT_FILE, STAT_FILE, STAT_OTHER, STAT_OTHER, STAT_OTHER, STAT_GONE]);
+    expect([...r.kinds]).toEqual([STAT_FILE, STAT_FILE, STAT_FILE, STAT_OTHER, STAT_OTHER, STAT_OTHER, STAT_OTHER, STAT_GONE]);
     expect(r.sizes[0]).toBe(Buffer.byteLength('Original Sender: <A@B.c>\r\n\r\nbody'));
     expect(r.mtimes[2]).toBeGreaterThan(0);
     expect(r.firstError).toBeUndefined();
@@ -35,8 +40,8 @@ describe('QueueFileWorkers', () => {
   it('reads heads without blocking on a FIFO or following a symlink, each sender as written', async () => {
     const r = await workers.heads(dir + sep, names);
     const sender = (i: number) => (r.codes[i]! >= 0 ? r.raws[r.codes[i]!] : r.codes[i]);
-    expect(names.map((_, i) => sender(i))).toEqual(['A@B.c', HEAD_NO_SENDER, 'z@y.x', HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_GONE]);
-    expect(r.sizes[0]).toBe(Buffer.byteLength('Original Sender: <A@B.c>\r\n\r\nbody'));
+    expect(names.map((_, i) => sender(i))).toEqual(['A@B.c', HEAD_NO_SENDER, 'z@y.x', HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_NOT_REGULAR, HEAD_GONE]);
+    expect(r.firstError).toBeUndefined();
   });
 
   it('finds the sender wherever the head holds it: a first line, a line cut by the first 256 bytes, a line far down', async () => {

@@ -1,25 +1,21 @@
 // Worker threads for the two kinds of bulk file work a large queue asks
 // for: lstat of the names a listing found (first phase), and reading
 // message heads for their original sender (second phase). The main thread
-// lists folders and keeps the summary; the system calls, and the objects
-// Node makes for each (a Stats and four Dates per lstat), happen on the
+// lists folders and keeps the summary; the system calls happen on the
 // workers, on the second core, and come back as typed arrays.
 //
 // The worker's code is the function fileWorkerMain below, started with
 // `eval` from its own text: it runs the same whether the scanner was built
 // to dist/ or is run from source by the tests, and it imports nothing (the
-// sender pattern and open flags come from layout.ts through workerData). It
-// opens files as layout.readHeadSync does: never blocking, never following a
-// symlink, reading only regular files.
+// sender pattern, the open flags and whether fs's binding lstat may be used,
+// fileStat.ts, come through workerData). It opens files as
+// layout.readHeadSync does, never blocking and never following a symlink,
+// but makes no fstat: see the head loop for what stands in for it.
 import { Worker } from 'node:worker_threads';
+import { bindingLstat } from './fileStat.js';
 import { HEAD_BYTES, ORIGINAL_SENDER, QUEUE_FILE_OPEN_FLAGS } from './layout.js';
 
-/** What an lstat found (StatBatch.kinds). */
-export const STAT_FILE = 1;
-/** A folder, a symlink, a FIFO, a device: not a message. */
-export const STAT_OTHER = 2;
-export const STAT_GONE = 3;
-export const STAT_FAILED = 4;
+export { STAT_FAILED, STAT_FILE, STAT_GONE, STAT_OTHER } from './fileStat.js';
 
 export interface StatBatch {
   kinds: Uint8Array;
@@ -40,9 +36,6 @@ export interface HeadBatch {
   codes: Int32Array;
   /** The distinct Original Sender addresses of the batch, as the pattern captured them. */
   raws: string[];
-  /** Size and modification time of each file read (fstat of the open file), so a changed file is not taken for the one listed. */
-  sizes: Float64Array;
-  mtimes: Float64Array;
   firstError?: string;
 }
 
@@ -61,7 +54,7 @@ interface Request {
  */
 function fileWorkerMain(
   require: NodeJS.Require,
-  config: { pattern: string; flags: string; headBytes: number; openFlags: number; nice: number },
+  config: { pattern: string; flags: string; headBytes: number; openFlags: number; nice: number; bindingLstat: boolean },
 ): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
@@ -77,18 +70,33 @@ function fileWorkerMain(
   const buf = Buffer.allocUnsafe(config.headBytes);
   const ascii = /^[\x00-\x7f]*$/;
   const PREFIX = 256;
+  // lstat without a Stats object and its four Dates (see fileStat.ts, whose probe said whether this may be used).
+  type BindingLstat = (path: string | Buffer, bigint: false, ctx: undefined, throwIfNoEntry: boolean) => Float64Array | undefined;
+  const binding = config.bindingLstat ? (process as unknown as { binding(name: string): { lstat: BindingLstat } }).binding('fs') : undefined;
   parentPort!.on('message', (req: Request) => {
     const names = req.names.split('\0');
-    const sizes = new Float64Array(names.length);
-    const mtimes = new Float64Array(names.length);
     const dirBytes = Buffer.from(req.dir);
     let firstError: string | undefined;
     if (req.op === 'stat') {
+      const sizes = new Float64Array(names.length);
+      const mtimes = new Float64Array(names.length);
       const kinds = new Uint8Array(names.length);
       for (let i = 0; i < names.length; i++) {
         // A name that is not ASCII is passed as its bytes: it may not be valid UTF-8.
         const path = ascii.test(names[i]!) ? req.dir + names[i] : Buffer.concat([dirBytes, Buffer.from(names[i]!, 'latin1')]);
         try {
+          if (binding) {
+            // statValues: mode at 1, size at 8, mtime seconds and nanoseconds at 12 and 13.
+            const v = binding.lstat(path, false, undefined, false);
+            if (!v) kinds[i] = 3;
+            else if ((v[1]! & 0o170000) !== 0o100000) kinds[i] = 2;
+            else {
+              kinds[i] = 1;
+              sizes[i] = v[8]!;
+              mtimes[i] = v[12]! * 1e3 + v[13]! / 1e6;
+            }
+            continue;
+          }
           const st = fs.lstatSync(path, { throwIfNoEntry: false });
           if (!st) kinds[i] = 3;
           else if (!st.isFile()) kinds[i] = 2;
@@ -112,13 +120,11 @@ function fileWorkerMain(
       let fd = -1;
       try {
         fd = fs.openSync(path, config.openFlags);
-        const st = fs.fstatSync(fd);
-        if (!st.isFile()) {
-          codes[i] = -3;
-          continue;
-        }
-        sizes[i] = st.size;
-        mtimes[i] = st.mtimeMs;
+        // No fstat (a system call per file): a read at a position is a pread(2), which a FIFO or
+        // socket refuses (ESPIPE) and a folder too (EISDIR), so only a regular file (or a device
+        // node, which only root can make) is read. The size and time the sender is recorded
+        // against are the ones the listing's lstat saw (the scanner keeps them); a file changed
+        // since gives its events, and the next lstat sends it back to be read again.
         const n = fs.readSync(fd, buf, 0, buf.length, 0);
         // The Original Sender line is the first line of an IceWarp queue file: decode a short
         // prefix first rather than the whole 4 KiB (a 4 KiB string per file is most of the
@@ -138,7 +144,7 @@ function fileWorkerMain(
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === 'ENOENT') codes[i] = -2;
-        else if (code === 'ELOOP' || code === 'EISDIR') codes[i] = -3;
+        else if (code === 'ELOOP' || code === 'EISDIR' || code === 'ESPIPE' || code === 'ENXIO') codes[i] = -3;
         else {
           codes[i] = -4;
           firstError ??= `${String(path)}: ${(err as Error).message}`;
@@ -147,7 +153,7 @@ function fileWorkerMain(
         if (fd >= 0) fs.closeSync(fd);
       }
     }
-    parentPort!.postMessage({ id: req.id, codes, sizes, mtimes, raws: [...raws.keys()], firstError }, [codes.buffer, sizes.buffer, mtimes.buffer]);
+    parentPort!.postMessage({ id: req.id, codes, raws: [...raws.keys()], firstError }, [codes.buffer]);
   });
 }
 
@@ -175,7 +181,7 @@ class FileWorker {
   constructor(onExit: (w: FileWorker) => void) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { pattern: ORIGINAL_SENDER.source, flags: ORIGINAL_SENDER.flags, headBytes: HEAD_BYTES, openFlags: QUEUE_FILE_OPEN_FLAGS, nice: WORKER_NICE },
+      workerData: { pattern: ORIGINAL_SENDER.source, flags: ORIGINAL_SENDER.flags, headBytes: HEAD_BYTES, openFlags: QUEUE_FILE_OPEN_FLAGS, nice: WORKER_NICE, bindingLstat: bindingLstat !== undefined },
       // A batch is a thousand names and a 4 KiB buffer: a small heap is plenty. The young
       // generation would otherwise grow to 32 MB per worker with the Stats each lstat leaves;
       // 8 MB rather than 4 halves the scavenges (at a million files, 2.5 s of CPU less for 10 MB).
@@ -234,7 +240,11 @@ export class QueueFileWorkers {
     return this.run('stat', dir, names);
   }
 
-  /** The heads of `names` in `dir` (with its trailing separator), each one's Original Sender. */
+  /**
+   * The heads of `names` in `dir` (with its trailing separator), each one's Original Sender. Only
+   * regular files are read (no fstat: a FIFO or socket refuses a read at a position); the caller
+   * records each sender against the size and time its own lstat saw.
+   */
   heads(dir: string, names: readonly string[]): Promise<HeadBatch> {
     return this.run('heads', dir, names);
   }
