@@ -348,7 +348,9 @@ describe('SpoolScanner faults', () => {
 describe('SpoolScanner two phases', () => {
   /** A queue large enough that its heads are read by the worker threads, with the senders a queue has. */
   function largeQueue(dir: string): QueueTruth {
-    const truth = writeQueue(dir, { ...OPTS, legitimateMessages: 600, spamMessages: 2600 });
+    // 8,600 messages, about 5,000 in `_outgoing`: more than a worker batch (4,096) in one folder,
+    // so the first scan's lstats go to the workers as well as to the main thread.
+    const truth = writeQueue(dir, { ...OPTS, legitimateMessages: 600, spamMessages: 8000 });
     const out = join(dir, '_outgoing');
     const add = (name: string | Buffer, text: string, sender: string) => {
       writeFileSync(Buffer.isBuffer(name) ? Buffer.concat([Buffer.from(out + '/'), name]) : join(out, name), text);

@@ -118,10 +118,14 @@ const MAX_PENDING_NAMES = 20_000;
 const SLICE_MS = 5;
 const SETTLE_MS = 100;
 const RECENTLY_REMOVED = 10_000;
-/** Files per batch handed to a worker (lstat or head): large enough that messaging costs little per file. */
-const BATCH = 1024;
+/**
+ * Files per batch handed to a worker (lstat or head): large enough that messaging costs little
+ * per file. Each answer wakes the main thread; at a million files 4,096 rather than 1,024 saved
+ * about 1 s of the main thread's CPU (and larger batches nothing more).
+ */
+const BATCH = 4096;
 /** Fewer pending heads than this are read on the main thread: a worker is not worth starting for them. */
-const INLINE_HEADS = 2 * BATCH;
+const INLINE_HEADS = 2048;
 
 export interface SpoolScannerOptions {
   mailDirectory: string;

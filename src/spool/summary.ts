@@ -320,6 +320,8 @@ class OutgoingFolder extends QueueFolder {
    * hash and the random access into the index (about 1 s of CPU per million files).
    */
   private next = 0;
+  /** The same for setSender. */
+  private nextRead = 0;
 
   constructor(folder: string, sameSize: SameSizeGroups, private readonly senders: SenderBook) {
     super(folder, 'outgoing', sameSize);
@@ -395,8 +397,11 @@ class OutgoingFolder extends QueueFolder {
    * Returns whether the sender was recorded.
    */
   setSender(name: string, sender: string, size: number, mtimeMs: number): boolean {
-    const i = this.slots.get(name);
-    if (i === undefined || this.sender[i]! >= 0) return false;
+    // Senders come back in the order takePending handed the files out: most are at the slot after the last.
+    const i = this.names[this.nextRead] === name ? this.nextRead : this.slots.get(name);
+    if (i === undefined) return false;
+    this.nextRead = i + 1;
+    if (this.sender[i]! >= 0) return false;
     if (this.size[i] !== size || this.mtime[i] !== mtimeMs) {
       this.sender[i] = PENDING;
       if (i < this.cursor) this.cursor = i;
