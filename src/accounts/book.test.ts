@@ -81,6 +81,33 @@ describe('AccountBook', () => {
     expect(b.authFailures.login).toBe(50);
   });
 
+  it('evicts the failed username whose last failure is oldest, however the others failed again or logged in meanwhile', () => {
+    // The reference: a plain list, least recently failed first.
+    let seed = 11;
+    const random = (n: number): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    const b = book(1000, 5);
+    const lru: [string, number][] = [];
+    let evicted = 0;
+    for (let i = 0; i < 2000; i++) {
+      const name = `user${random(12)}@domaine.com`;
+      const at = lru.findIndex(([n]) => n === name);
+      if (random(10) === 0) {
+        // Logs in: takes its failures along, out of the failed-only list.
+        b.apply(login(name));
+        if (at >= 0) lru.splice(at, 1);
+        continue;
+      }
+      b.apply(login(name, '203.0.113.9', T0, false));
+      if (b.stats(name)) continue; // logged in before: counted on the account
+      const failures = at >= 0 ? lru.splice(at, 1)[0]![1] + 1 : 1;
+      if (at < 0 && lru.length >= 5) evicted += lru.shift()![1];
+      lru.push([name, failures]);
+      expect([...b.failedEntries()], `step ${i}`).toEqual(lru);
+    }
+    expect(evicted).toBeGreaterThan(100);
+    expect(entries(b)[OVERFLOW]!.failures).toBe(evicted);
+  });
+
   it('sends accounts beyond max_accounts to __overflow__ and counts the events', () => {
     const b = book(1, 10);
     b.apply(login('a@domaine.com'));

@@ -76,6 +76,14 @@ export class AccountBook {
   private readonly overflow: AccountStats;
   /** Failed-only usernames → failures, ordered by last failure (LRU at the front). */
   private readonly failedOnly = new Map<string, number>();
+  /**
+   * Where eviction goes on from: a live iterator of failedOnly. A username
+   * failing again moves to the back (delete + set), leaving a hole at the
+   * front that a fresh iterator would step over at every eviction (up to
+   * the map's capacity each time, under a spray); this one has stepped over
+   * them once. Every entry before it has been evicted.
+   */
+  private oldestFailed: IterableIterator<[string, number]> | undefined;
 
   constructor(private limits: AccountLimits) {
     this.overflow = new AccountStats(limits.maxSendersPerAccount);
@@ -223,7 +231,11 @@ export class AccountBook {
   }
 
   private evictOldestFailed(): void {
-    const [username, failures] = this.failedOnly.entries().next().value!;
+    let next = this.oldestFailed?.next();
+    // A finished iterator stays finished whatever is added later: start another.
+    if (next === undefined || next.done) next = (this.oldestFailed = this.failedOnly.entries()).next();
+    if (next.done) return;
+    const [username, failures] = next.value;
     this.failedOnly.delete(username);
     this.overflow.authFailures += failures;
     this.overflowEvents += failures;
