@@ -32,8 +32,9 @@ port.on('message', (m: ToParser) => {
   const lines = feedChunkTo(parser, m.file, chunk);
   const batch = facts.take();
   const { lines: fed, unparsed, lastLineTime } = parser.stats;
+  // The chunk's memory goes back too: the main thread sends the next chunk in it.
   port.postMessage(
-    { kind: 'counted', lines, facts: batch, stats: { lines: fed, unparsed, lastLineTime }, seconds: (performance.now() - started) / 1000 },
-    [batch.numbers.buffer as ArrayBuffer],
+    { kind: 'counted', bytes: m.bytes, lines, facts: batch, stats: { lines: fed, unparsed, lastLineTime }, seconds: (performance.now() - started) / 1000 },
+    [batch.numbers.buffer as ArrayBuffer, m.bytes.buffer as ArrayBuffer],
   );
 });

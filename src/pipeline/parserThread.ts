@@ -30,6 +30,8 @@ export type ToParser =
 
 interface Counted {
   kind: 'counted';
+  /** The chunk's bytes as sent, moved back for the next chunk. */
+  bytes: Uint8Array;
   lines: number;
   facts: FactBatch;
   stats: LogParserStats;
@@ -71,6 +73,8 @@ export class ParserThread implements LineSink {
   private cursor = 0;
   private countingMs = 0;
   private readonly spare: Buffer[] = [];
+  /** Memory moved back by the worker with its answers, for the next chunks sent (fresh memory costs page faults). */
+  private readonly returned: ArrayBuffer[] = [];
   private room: (() => void) | undefined;
   private drained: Array<() => void> = [];
   /** After the worker failed: the parser in this thread, and the worker's counts it goes on from. */
@@ -106,8 +110,9 @@ export class ParserThread implements LineSink {
     chunk.copy(bytes);
     const own = bytes.subarray(0, chunk.length);
     this.inFlight.push({ file, bytes: own, counted });
-    // Moved to the worker: an exact copy (a view would clone its whole buffer).
-    const sent = new Uint8Array(chunk.length);
+    // Moved to the worker: a copy (a view would clone its whole buffer); the worker moves its memory back.
+    const memory = this.returned.pop();
+    const sent = memory !== undefined && memory.byteLength >= chunk.length ? new Uint8Array(memory, 0, chunk.length) : new Uint8Array(Math.max(BUFFER_BYTES, chunk.length)).subarray(0, chunk.length);
     sent.set(chunk);
     const message: ToParser = { kind: 'lines', file, bytes: sent };
     this.worker.postMessage(message, [sent.buffer]);
@@ -147,6 +152,7 @@ export class ParserThread implements LineSink {
    * for that long.
    */
   private answered(m: Counted): void {
+    if (m.bytes.buffer.byteLength === BUFFER_BYTES && this.returned.length < IN_FLIGHT) this.returned.push(m.bytes.buffer as ArrayBuffer);
     this.answers.push(m);
     if (this.answers.length === 1) setImmediate(this.countNext);
   }
