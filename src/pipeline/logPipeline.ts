@@ -1,9 +1,15 @@
 // files → lines → SMTP facts → account counts, for any MTA: the MTA's
 // LogSource says which files, in which order, and parses their lines; the
-// tailer and the account book are the same for all. The parser runs in a
-// thread of its own (parserThread.ts) when the built exporter runs; the book
-// and everything that reads it stay in the main thread. Knows nothing of
+// tailer and the account book are the same for all. Knows nothing of
 // prom-client.
+//
+// The parser runs in the main thread, in slices of a few milliseconds
+// between turns of the event loop, so scrapes and file events wait at most
+// that long. A thread of its own for it (parserThread.ts, opt-in with
+// MAILRELAY_PARSER_THREAD=1) was measured against this (BENCHMARKS.md, log
+// section): handing facts across costs more CPU than the parsing it moves
+// (string copies, facts rebuilt as objects), and on a machine whose other
+// work leaves no core free the catch-up is slower with it.
 import { isAbsolute, resolve } from 'node:path';
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';
@@ -16,6 +22,17 @@ import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from
 import { checkPositionsWritable } from '../tail/positions.js';
 import { LogTailer, type LineSink } from '../tail/tailer.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
+
+/** Parsing in the main thread holds the event loop about this long at a time (ms). */
+const SLICE_MS = 4;
+/** Bytes of whole lines parsed between looks at the clock (about a thousand IceWarp lines). */
+const SLICE_BYTES = 64 * 1024;
+
+/** MAILRELAY_PARSER_THREAD=1: the parser in a thread of its own (see the top of this file). */
+export function parserThreadWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.MAILRELAY_PARSER_THREAD;
+  return v === '1' || v === 'true';
+}
 
 export interface LogSettings {
   source: LogSource;
@@ -78,7 +95,7 @@ export class LogPipeline implements Running<LogSettings> {
     this.book = new AccountBook(settings.limits);
     const count = (fact: SmtpFact): void => this.book.apply(fact);
     let sink: LineSink;
-    const where = opts.parserThread ?? parserThreadAvailable;
+    const where = opts.parserThread ?? (parserThreadWanted() && parserThreadAvailable);
     if (where !== false) {
       const init = { mta: source.mta, section: settings.section, localDomains: settings.localDomains, timeZone: source.timeZone };
       const thread = new ParserThread(init, source, count, logger, where instanceof URL ? where : PARSE_WORKER);
@@ -117,14 +134,46 @@ export class LogPipeline implements Running<LogSettings> {
     logger.info('following SMTP logs', { mta: source.mta, directory: source.directory, pattern: source.pattern, parser_thread: 'thread' in this.parsing });
   }
 
-  /** Chunks of lines straight to a parser in this thread: as bytes when it reads bytes, else as strings. */
+  /**
+   * Chunks of lines straight to a parser in this thread, a slice at a time:
+   * pieces of whole lines of about SLICE_BYTES, for at most SLICE_MS, then the
+   * event loop gets a turn (a 1 MiB chunk is 15-30 ms of parsing). The tailer
+   * waits for the returned promise before it hands on the next chunk.
+   */
   private sinkTo(parser: LogParser): LineSink {
-    const timed = (run: () => void): void => {
-      const started = performance.now();
-      run();
-      this.lastBatchSeconds = (performance.now() - started) / 1000;
+    return {
+      write: (file, chunk, counted) => {
+        const started = performance.now();
+        let lines = 0;
+        let at = 0;
+        const slice = (): boolean => {
+          const until = performance.now() + SLICE_MS;
+          do {
+            const cut = at + SLICE_BYTES >= chunk.length ? chunk.length : chunk.indexOf(0x0a, at + SLICE_BYTES) + 1 || chunk.length;
+            lines += feedChunkTo(parser, file, chunk.subarray(at, cut));
+            at = cut;
+          } while (at < chunk.length && performance.now() < until);
+          return at >= chunk.length;
+        };
+        const finish = (): void => {
+          this.lastBatchSeconds = (performance.now() - started) / 1000;
+          counted(lines);
+        };
+        if (slice()) return finish();
+        return new Promise<void>((resolve, reject) => {
+          const next = (): void => {
+            try {
+              if (!slice()) return void setImmediate(next);
+              finish();
+              resolve();
+            } catch (err) {
+              reject(err);
+            }
+          };
+          setImmediate(next);
+        });
+      },
     };
-    return { write: (file, chunk, counted) => timed(() => counted(feedChunkTo(parser, file, chunk))) };
   }
 
   /** local_domains, the log time zone, limits and the window change in place: counters keep their history. */

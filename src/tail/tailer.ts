@@ -37,8 +37,9 @@ export interface LineSink {
   /**
    * Complete lines of one file, in order, as bytes: each line ends with LF
    * (CRLF kept), but for a piece of a line longer than the read buffer,
-   * which comes alone and without one. `chunk` is only valid during the
-   * call: a sink that keeps it copies it. `counted(lines)` is to be called
+   * which comes alone and without one. `chunk` is valid until the call
+   * returns or, when it returns a promise, until that resolves: a sink that
+   * keeps it longer copies it. `counted(lines)` is to be called
    * once those lines are counted, now or later, in the order of the writes;
    * the tailer saves positions only up to there. A returned promise holds
    * the reading back until it resolves.
