@@ -17,11 +17,12 @@
  * A scrape's turn. `alone`: stream the exposition to the response, calling
  * `paused()` when first waiting on the client and `done()` at the end (or
  * on failure); the round lasts until the first of the two. `shared`: the
- * chunks of one rendering, for every scrape of the round.
+ * chunks of one rendering, for every scrape of the round, and the same as
+ * one buffer (made once: every response of the round refers to it).
  */
 export type Turn =
   | { kind: 'alone'; paused(): void; done(): void }
-  | { kind: 'shared'; chunks: readonly Buffer[] }
+  | { kind: 'shared'; chunks: readonly Buffer[]; body: Buffer }
   | { kind: 'failed'; err: Error };
 
 /** Default spacing: scrapes take at most about a fifth of the main thread. */
@@ -69,7 +70,7 @@ export class ScrapeRounds {
         try {
           const chunks: Buffer[] = [];
           await this.render((chunk) => void chunks.push(chunk));
-          turn = { kind: 'shared', chunks };
+          turn = { kind: 'shared', chunks, body: Buffer.concat(chunks) };
         } catch (err) {
           turn = { kind: 'failed', err: err as Error };
         }
