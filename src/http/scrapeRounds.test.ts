@@ -60,6 +60,17 @@ describe('ScrapeRounds', () => {
     expect(performance.now() - ended).toBeGreaterThanOrEqual(4 * 30 + 30 - 5);
   });
 
+  it('waits a moment after the first scrape for the others sent with it, so they share its rendering', async () => {
+    const { calls, render } = renderer();
+    const rounds = new ScrapeRounds(render, 0, 20);
+    const first = rounds.next();
+    // Read a few turns of the event loop later (the catch-up parses between them).
+    await new Promise((r) => setTimeout(r, 5));
+    const others = [rounds.next(), rounds.next()];
+    expect((await Promise.all([first, ...others])).map(text)).toEqual(Array(3).fill('# rendering 1\nup 1\n'));
+    expect(calls.n).toBe(1);
+  });
+
   it('a scrape alone holds the round only until it first waits on its client', async () => {
     const rounds = new ScrapeRounds(renderer().render, 0);
     const alone = await rounds.next();

@@ -27,6 +27,13 @@ export type Turn =
 
 /** Default spacing: scrapes take at most about a fifth of the main thread. */
 export const ROUND_SPACING = 4;
+/**
+ * A round waits this long (ms) after the first scrape asks, for the others
+ * sent at the same moment: their requests are read over a few turns of the
+ * event loop (a catch-up slice between each), and a round begun at the first
+ * left the rest to the next one, four renderings later.
+ */
+export const ROUND_GATHER_MS = 10;
 
 export class ScrapeRounds {
   private waiting: Array<(turn: Turn) => void> = [];
@@ -39,6 +46,7 @@ export class ScrapeRounds {
   constructor(
     private readonly render: (write: (chunk: Buffer) => void) => Promise<void>,
     private readonly spacing = ROUND_SPACING,
+    private readonly gatherMs = ROUND_GATHER_MS,
   ) {}
 
   /** This scrape's turn, at the next round. */
@@ -51,7 +59,7 @@ export class ScrapeRounds {
 
   private schedule(): void {
     if (this.running || this.timer !== undefined || this.waiting.length === 0) return;
-    const delay = Math.max(0, this.notBefore - performance.now());
+    const delay = Math.max(this.gatherMs, this.notBefore - performance.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.round();
