@@ -516,6 +516,7 @@ export const logGroup: BenchGroup = {
     const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(', ');
     const mtailRatio = log.mtailLinesPerSecond ? log.catchUpLinesPerSecond / log.mtailLinesPerSecond : undefined;
     const bareRatio = log.catchUpLinesPerSecond / log.bareLinesPerSecond;
+    const parserRatio = parser.linesPerSecond / log.bareLinesPerSecond;
     const sc = log.scrapes;
     const st = log.scrapesThread;
     const slowdown = sc.scrapedSeconds / sc.aloneSeconds - 1;
@@ -571,9 +572,9 @@ export const logGroup: BenchGroup = {
   \`Uint8Array.prototype.indexOf\` and 140 for a byte loop) 7%; the account book 18% (about half of it the stolen account's
   10,000 distinct recipient domains: a Map lookup at that size costs 100-200 ns here, a fresh string's hash more); garbage
   collection 5%; the tailer's reads 3%. The bare loop does less per line (one regex, nothing kept): the parser alone reaches
-  0.8-0.9× its rate (the rows above), so 0.65× would leave counting, reading and the rest about a quarter of the parser's
-  time, where they take about 40% of it. Before this run the book took about twice as long (a SlidingSet sighting was two Map
-  lookups, and shedding a tenth of a full one copied the map through an iterator, 3 ms each time at 10,000 keys; the
+  ${fmt(parserRatio, 2)}× its rate in this run (the rows above), so 0.65× would leave counting, reading and the rest
+  ${fmt((parserRatio / 0.65 - 1) * 100)}% of the parser's time, where they take ${fmt((parserRatio / bareRatio - 1) * 100)}% of it.
+  Before this run the book took about twice as long (a SlidingSet sighting was two Map lookups, and shedding a tenth of a full one copied the map through an iterator, 3 ms each time at 10,000 keys; the
   failed-username LRU stepped over its holes at each eviction).`,
         `The parser thread (\`MAILRELAY_PARSER_THREAD=1\`, the row above) moves the parser to a second core but costs more CPU in all
   (the row's ratio): each chunk is copied to cross, its facts written into a batch, their strings cloned by \`postMessage\`
