@@ -504,6 +504,11 @@ export class SpoolScanner {
     }
     if (this.stopped) return;
     for (let i = 0; i < names.length; i++) {
+      // A batch is applied in time-boxed slices too: a port hands over all the answers waiting at once.
+      if ((i & 255) === 255 && performance.now() - this.lastSlice > SLICE_MS) {
+        await this.yieldSlice();
+        if (this.stopped) return;
+      }
       const kind = r.kinds[i];
       if (kind === STAT_FILE) this.record(folder, names[i]!, r.sizes[i]!, r.mtimes[i]!);
       else if (kind === STAT_OTHER) this.summary.removeFile(folder, names[i]!);
@@ -606,6 +611,10 @@ export class SpoolScanner {
     if (this.stopped || !this.summary.hasFolder(folder)) return;
     const { codes, raws } = result;
     for (let i = 0; i < names.length; i++) {
+      if ((i & 255) === 255 && performance.now() - this.lastSlice > SLICE_MS) {
+        await this.yieldSlice();
+        if (this.stopped || !this.summary.hasFolder(folder)) return;
+      }
       const code = codes[i]!;
       const name = names[i]!;
       if (code >= 0 || code === HEAD_NO_SENDER) {
