@@ -316,7 +316,7 @@ export async function benchSpoolMillion(rounds = 3): Promise<{ rows: BenchRow[];
   time the exporter gets. Per file the exporter makes four system calls where the naive loop makes three: an \`lstat\` in
   the first phase (depth, bytes and ages need every file's size and time, as \`find\` makes an \`fstatat\`), then
   \`open\`, \`pread\` and \`close\` for the head (both also list the folders, \`getdents64\`). On this virtual machine a
-  system call costs microseconds (200,000 files, quiet machine, CPU per file: \`lstat\` 6 µs, \`open\` + \`read\` + \`close\`
+  system call costs microseconds (200,000 of these files, one process, load 3–5, CPU per file: \`lstat\` 6 µs, \`open\` + \`read\` + \`close\`
   10 µs), so the exporter needs more CPU than the naive loop: ${fmt(exporterCpu, 1)} s against ${fmt(naiveCpu, 1)} s in this run
   (${fmt(exporterCpu / naiveCpu, 2)}×). It can finish first only by running on both cores (two worker threads for the
   \`lstat\`s and the heads, the main thread listing and keeping the tables): it used ${fmt(exporterCpu / senders, 2)} cores on
