@@ -4,13 +4,17 @@
 // placeholders such as `{{ .Values.prometheusRule.thresholds.burstRecipients }}`
 // and get a template out.
 //
-// Baselines come from coarse series that the account group records itself:
-// one sample an hour (the hour just ended) and one a day (the day's peak and
-// total, at 00:00 UTC); a baseline is the median of the last days' samples.
-// No rule reads more than an hour of raw samples, nor more than a sample an
-// hour of history: at 10,000 accounts that is what keeps an evaluation cheap.
+// Baselines come from coarse series recorded by a group of their own that
+// Prometheus runs once an hour: one sample an hour (the last hour) and one a
+// day (the day's peak and total, at its evaluation between 00:00 and 01:00
+// UTC); a baseline is the median of the last days' samples. The account group
+// runs at every evaluation and reads those with last_over_time. No rule reads
+// more than an hour of raw samples, nor more than a sample an hour of history,
+// and nothing that changes once an hour is computed every minute: at 10,000
+// accounts that is what keeps an evaluation cheap.
 import { stringify } from 'yaml';
 import { recordingLevels as levelsOf } from '../src/backfill/ruleLevels.js';
+import { parseDuration } from '../src/config/duration.js';
 import { BASELINE_DAYS, DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
 
 export { DEFAULT_THRESHOLDS, type Thresholds } from '../src/detection/thresholds.js';
@@ -86,6 +90,8 @@ export interface AlertingRule {
 
 export interface RuleGroup {
   name: string;
+  /** Prometheus' global evaluation_interval when absent. */
+  interval?: string;
   rules: (RecordingRule | AlertingRule)[];
 }
 
@@ -101,18 +107,18 @@ export const RECORDED = {
   clientIps: 'account:mailrelay_client_ips:sum',
   recipientDomains: 'account:mailrelay_recipient_domains:sum',
   authFailures: 'account:mailrelay_auth_failures:increase1h',
-  // Coarse history: one sample an hour (at minute 0, the hour just ended)…
+  // Coarse history, recorded by the baseline group (BASELINE_INTERVAL): one sample an hour (the last hour)…
   externalRecipientsHourly: 'account:mailrelay_external_recipients:increase1h_hourly',
   clientIpsHourly: 'account:mailrelay_client_ips:hourly',
   recipientDomainsHourly: 'account:mailrelay_recipient_domains:hourly',
-  /** The last 24 complete hours, every evaluation (from the hourly samples). */
+  /** The last 24 hours, from the hourly samples. */
   externalRecipientsDay: 'account:mailrelay_external_recipients:increase24h',
-  // …and one a day (at 00:00 UTC, the day just ended, for accounts present all of it).
+  // …and one a day (at the evaluation between 00:00 and 01:00 UTC, the day before it, for accounts present all of it).
   externalRecipientsDailyPeak: 'account:mailrelay_external_recipients:increase1h_max1d',
   externalRecipientsDaily: 'account:mailrelay_external_recipients:increase1d',
   clientIpsDailyPeak: 'account:mailrelay_client_ips:max1d',
   recipientDomainsDailyPeak: 'account:mailrelay_recipient_domains:max1d',
-  // Baselines, every evaluation: the median of the last complete days; absent without one.
+  // Baselines, every hour: the median of the last complete days; absent without one.
   externalRecipientsBaseline: `account:mailrelay_external_recipients:increase1h_max1d_${MEDIAN}`,
   externalRecipientsDayBaseline: `account:mailrelay_external_recipients:increase1d_${MEDIAN}`,
   clientIpsBaseline: `account:mailrelay_client_ips:max1d_${MEDIAN}`,
@@ -123,18 +129,25 @@ export const RECORDED = {
   outgoingMessages: 'instance:mailrelay_spool_outgoing_messages:sum',
 } as const;
 
-// The coarse history is recorded by the same group as everything else, only
-// at some evaluations: promtool evaluates every group at every step, so a
-// slower group would be tested at a rate Prometheus never runs it at.
-const EACH_HOUR = 'on () (minute() == 0)';
-const EACH_DAY = 'on () (hour() == 0 and minute() == 0)';
 /**
- * The 24 hourly samples of the last day, whatever the minute of the
- * evaluation (at most a minute apart): the 25th, a day ago, left out.
+ * The baseline group runs once an hour: its series change no more often, and
+ * at 10,000 accounts computing them at every evaluation cost more than
+ * everything else together. (promtool test rules evaluates every group at
+ * every step whatever its interval; alerts/timeToPage.ts gives it an hourly
+ * one.)
  */
+export const BASELINE_INTERVAL = '1h';
+const EACH_DAY = 'on () (hour() == 0)';
+/** The 24 hourly samples of the last day, the 25th (a day ago) left out. */
 const ONE_DAY = '23h59m';
-/** The daily samples of the last BASELINE_DAYS days, whatever the time of day (the one a week ago left out). */
+/** The daily samples of the last BASELINE_DAYS days (the one a week ago left out). */
 const BASELINE_RANGE = `${BASELINE_DAYS - 1}d23h59m`;
+/**
+ * The account group (and a dashboard) reads the baseline group's latest
+ * sample over this: an hour apart, plus one missed evaluation (a restart)
+ * before it goes blind.
+ */
+export const LATEST_BASELINE = '2h';
 
 export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: RuleGroup[] } {
   const base = (opts.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/\/+$/, '');
@@ -158,7 +171,12 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     labels: { severity },
     annotations: { summary, description, runbook_url: `${base}/${name}.md` },
   });
-  const R = RECORDED;
+  const R = { ...RECORDED } as Record<keyof typeof RECORDED, string>;
+  // The account group reads the baseline group's series as their latest hourly sample.
+  for (const name of ['externalRecipientsDay', 'externalRecipientsBaseline', 'externalRecipientsDayBaseline', 'clientIpsBaseline', 'recipientDomainsBaseline'] as const) {
+    R[name] = `last_over_time(${RECORDED[name]}[${LATEST_BASELINE}])`;
+  }
+  const B = RECORDED;
   const sumIncrease = (selector: string, range: string) => `sum by (account) (increase(${selector}[${range}]))`;
   const external = 'mailrelay_account_recipients_total{destination="external"}';
   /** `series` above `threshold`, unless the account has a baseline and `series` is within `factor` × it. */
@@ -167,8 +185,8 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
   /** `series` above `threshold` and above `factor` × its baseline (none without history). */
   const aboveUsual = (series: string, threshold: number | string, factor: number | string, baseline: string) =>
     `(${series} > ${threshold}) > ${factor} * ${baseline}`;
-  /** A daily sample: at 00:00 UTC, for accounts that were there at the start of the day that just ended. */
-  const daily = (expr: string) => [expr, `and on (account)`, `${R.externalRecipientsHourly} offset 1d`, `and ${EACH_DAY}`].join('\n');
+  /** A daily sample: at the evaluation between 00:00 and 01:00 UTC, for accounts that were there a day before it. */
+  const daily = (expr: string) => [expr, `and on (account)`, `${B.externalRecipientsHourly} offset 1d`, `and ${EACH_DAY}`].join('\n');
 
   // The signs of a stolen account: each a warning, together a page.
   const signs = {
@@ -189,24 +207,28 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     { record: R.clientIps, expr: 'sum by (account) (mailrelay_account_client_ips)' },
     { record: R.recipientDomains, expr: 'sum by (account) (mailrelay_account_recipient_domains)' },
     { record: R.authFailures, expr: sumIncrease('mailrelay_account_auth_failures_total', t.accountAuthFailuresRange) },
-    { record: R.externalRecipientsHourly, expr: `${R.externalRecipients} and ${EACH_HOUR}` },
-    { record: R.clientIpsHourly, expr: `${R.clientIps} and ${EACH_HOUR}` },
-    { record: R.recipientDomainsHourly, expr: `${R.recipientDomains} and ${EACH_HOUR}` },
-    { record: R.externalRecipientsDay, expr: `sum_over_time(${R.externalRecipientsHourly}[${ONE_DAY}])` },
-    { record: R.externalRecipientsDailyPeak, expr: daily(`max_over_time(${R.externalRecipientsHourly}[${ONE_DAY}])`) },
-    { record: R.externalRecipientsDaily, expr: daily(R.externalRecipientsDay) },
-    { record: R.clientIpsDailyPeak, expr: daily(`max_over_time(${R.clientIpsHourly}[${ONE_DAY}])`) },
-    { record: R.recipientDomainsDailyPeak, expr: daily(`max_over_time(${R.recipientDomainsHourly}[${ONE_DAY}])`) },
-    { record: R.externalRecipientsBaseline, expr: `quantile_over_time(0.5, ${R.externalRecipientsDailyPeak}[${BASELINE_RANGE}])` },
-    { record: R.externalRecipientsDayBaseline, expr: `quantile_over_time(0.5, ${R.externalRecipientsDaily}[${BASELINE_RANGE}])` },
-    { record: R.clientIpsBaseline, expr: `quantile_over_time(0.5, ${R.clientIpsDailyPeak}[${BASELINE_RANGE}])` },
-    { record: R.recipientDomainsBaseline, expr: `quantile_over_time(0.5, ${R.recipientDomainsDailyPeak}[${BASELINE_RANGE}])` },
     {
       record: R.signs,
       expr: Object.entries(signs)
         .map(([name, expr]) => `label_replace(\n  ${expr.split('\n').join('\n  ')}\n, "sign", "${name}", "", "")`)
         .join('\nor\n'),
     },
+  ];
+  // The baseline group, once an hour. Its instant reads of the account group's series
+  // find their sample of the last minute.
+  const baselineRecording: RecordingRule[] = [
+    { record: B.externalRecipientsHourly, expr: B.externalRecipients },
+    { record: B.clientIpsHourly, expr: B.clientIps },
+    { record: B.recipientDomainsHourly, expr: B.recipientDomains },
+    { record: B.externalRecipientsDay, expr: `sum_over_time(${B.externalRecipientsHourly}[${ONE_DAY}])` },
+    { record: B.externalRecipientsDailyPeak, expr: daily(`max_over_time(${B.externalRecipientsHourly}[${ONE_DAY}])`) },
+    { record: B.externalRecipientsDaily, expr: daily(B.externalRecipientsDay) },
+    { record: B.clientIpsDailyPeak, expr: daily(`max_over_time(${B.clientIpsHourly}[${ONE_DAY}])`) },
+    { record: B.recipientDomainsDailyPeak, expr: daily(`max_over_time(${B.recipientDomainsHourly}[${ONE_DAY}])`) },
+    { record: B.externalRecipientsBaseline, expr: `quantile_over_time(0.5, ${B.externalRecipientsDailyPeak}[${BASELINE_RANGE}])` },
+    { record: B.externalRecipientsDayBaseline, expr: `quantile_over_time(0.5, ${B.externalRecipientsDaily}[${BASELINE_RANGE}])` },
+    { record: B.clientIpsBaseline, expr: `quantile_over_time(0.5, ${B.clientIpsDailyPeak}[${BASELINE_RANGE}])` },
+    { record: B.recipientDomainsBaseline, expr: `quantile_over_time(0.5, ${B.recipientDomainsDailyPeak}[${BASELINE_RANGE}])` },
   ];
 
   const usualHour = `its usual hour (the median, over its last ${BASELINE_DAYS} complete days, of each day's busiest hour)`;
@@ -271,7 +293,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       t.accountExternalRecipientsDayFor,
       aboveUsual(R.externalRecipientsDay, t.accountExternalRecipientsPerDay, t.accountExternalRecipientsDayUsualFactor, R.externalRecipientsDayBaseline),
       `Account ${account} sent far more external mail than on a usual day`,
-      `Account ${account} sent to ${value} external recipients in the last 24 complete hours ` +
+      `Account ${account} sent to ${value} external recipients in the last 24 hours (summed each hour) ` +
         `(threshold ${t.accountExternalRecipientsPerDay}, the per-account daily send limit IceWarp recommends), ` +
         `more than ${t.accountExternalRecipientsDayUsualFactor}× its usual day (the median of its last ${BASELINE_DAYS} complete days).`,
     ),
@@ -490,6 +512,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
   return {
     groups: [
       { name: 'mailrelay.accounts', rules: [...accountRecording, ...accountAlerts] },
+      { name: 'mailrelay.accounts.baselines', interval: BASELINE_INTERVAL, rules: baselineRecording },
       { name: 'mailrelay.server', rules: [...serverRecording, ...serverAlerts] },
       { name: 'mailrelay.exporter', rules: exporterAlerts },
       { name: 'mailrelay.active-checks', rules: activeAlerts },
@@ -507,10 +530,40 @@ export function recordingLevels(groups: readonly RuleGroup[]): RecordingRule[][]
   return levelsOf(groups.flatMap((g) => g.rules.filter((r): r is RecordingRule => 'record' in r)));
 }
 
+/**
+ * The rules as `promtool test rules` must see them. promtool evaluates every
+ * group at every step of a test, whatever its `interval`, so the rules of a
+ * group slower than the test's `step` are gated to the steps where
+ * Prometheus would run it: once per interval, `offsetSeconds` into it (a real
+ * Prometheus takes an offset from a hash of the group's name and file).
+ * Between those the gated rules record nothing, as a slower group does.
+ */
+export function forPromtoolTest(rules: { groups: RuleGroup[] }, stepSeconds: number, offsetSeconds: number): { groups: RuleGroup[] } {
+  return {
+    groups: rules.groups.map(({ interval, ...g }) => {
+      const every = interval === undefined ? 0 : parseDuration(interval);
+      if (every === undefined) throw new Error(`rule group ${g.name}: interval ${interval} is not a duration`);
+      if (every <= stepSeconds) return interval === undefined ? g : { name: g.name, interval, rules: g.rules };
+      const gate = `on () (vector(time()) % ${every} == ${offsetSeconds % every})`;
+      return { ...g, rules: g.rules.map((r) => ({ ...r, expr: `(\n${r.expr}\n)\nand ${gate}` })) };
+    }),
+  };
+}
+
 export const GENERATED_HEADER =
   '# Generated by alerts/generate.ts from alerts/rules.ts (DEFAULT_THRESHOLDS). Do not edit: change rules.ts and run `node dist/alerts/generate.js`.\n';
 
 /** The rules as YAML; stable output for a given input. */
 export function renderRulesYaml(t: Thresholds, opts: RuleOptions = {}): string {
   return GENERATED_HEADER + stringify(buildRules(t, opts), { lineWidth: 0 });
+}
+
+/**
+ * The rules for the unit tests of alerts/tests/ (alerts/tests/mailrelay.rules.yml):
+ * those of renderRulesYaml as promtool must test them (forPromtoolTest), the
+ * baseline group at the top of each hour, for tests evaluated every minute
+ * or every 15.
+ */
+export function renderPromtoolTestRulesYaml(t: Thresholds): string {
+  return GENERATED_HEADER.replace('. Do not edit', ', for promtool test rules (forPromtoolTest). Do not edit') + stringify(forPromtoolTest(buildRules(t), 60, 0), { lineWidth: 0 });
 }

@@ -17,7 +17,9 @@ import {
   parseGot,
   promtoolTest,
   readExpected,
+  SLOW_GROUP_OFFSET_SECONDS,
   testFileYaml,
+  writePromtoolRules,
 } from './timeToPage.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailrelay-time-to-page-test-'));
@@ -44,6 +46,44 @@ describe('promtool input', () => {
               eval_time: `${i}m`,
               exp_samples: Number.isNaN(v) ? [] : [{ labels: 'x', value: v }],
             })),
+          },
+        ],
+      }),
+    );
+    const { ok, output } = await promtoolTest(file);
+    expect(output).toContain('SUCCESS');
+    expect(ok).toBe(true);
+  });
+
+  it('runs a group with a slower interval only where Prometheus would: once an hour, at the same offset', async () => {
+    const rules = join(dir, 'slow.rules.yml');
+    writeFileSync(
+      rules,
+      stringify({
+        groups: [
+          { name: 'fast', rules: [{ record: 'fast:time:value', expr: 'vector(time())' }] },
+          { name: 'slow', interval: '1h', rules: [{ record: 'slow:time:value', expr: 'vector(time())' }] },
+        ],
+      }),
+    );
+    const gated = await writePromtoolRules(rules, dir);
+    const file = join(dir, 'slow.yml');
+    const at = SLOW_GROUP_OFFSET_SECONDS;
+    writeFileSync(
+      file,
+      stringify({
+        rule_files: [gated],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [],
+            promql_expr_test: [
+              // Over three hours: the fast group every minute, the slow one three times, an hour apart.
+              { expr: 'count_over_time(fast:time:value[3h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 180 }] },
+              { expr: 'count_over_time(slow:time:value[3h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 3 }] },
+              { expr: 'last_over_time(slow:time:value[2h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 2 * 3600 + at }] },
+            ],
           },
         ],
       }),
@@ -100,7 +140,7 @@ describe('time to page', () => {
       expect([...table.keys()].filter((s) => s.startsWith('mailrelay_account_logins_total{')).length).toBeGreaterThanOrEqual(31);
 
       const file = join(dir, 'time-to-page.yml');
-      writeFileSync(file, testFileYaml(DEFAULT_RULES_FILE, table, expected));
+      writeFileSync(file, testFileYaml(await writePromtoolRules(DEFAULT_RULES_FILE, dir), table, expected));
       const { ok, output } = await promtoolTest(file);
       expect(ok, `promtool test rules failed; if the change is meant, measure again with \`node dist/alerts/timeToPage.js --write\`:\n${output}`).toBe(true);
     },

@@ -12,7 +12,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
-import { RECORDED } from '../alerts/rules.js';
+import { LATEST_BASELINE, RECORDED } from '../alerts/rules.js';
 import { parseDuration } from '../src/config/duration.js';
 import { DEFAULT_THRESHOLDS } from '../src/detection/thresholds.js';
 
@@ -777,8 +777,8 @@ export function accountDashboard(): dashboard.Dashboard {
         h: 8,
         queries: [
           query(recorded(`sum(${R.externalRecipients}{${ACCOUNT}})`), 'last hour'),
-          query(recorded(`${T.signExternalRecipientsUsualFactor} * sum(${R.externalRecipientsBaseline}{${ACCOUNT}})`), `${T.signExternalRecipientsUsualFactor}× usual hour (sign)`),
-          query(recorded(`${T.accountExternalRecipientsUsualFactor} * sum(${R.externalRecipientsBaseline}{${ACCOUNT}})`), `${T.accountExternalRecipientsUsualFactor}× usual hour (page)`),
+          query(recorded(`${T.signExternalRecipientsUsualFactor} * sum(last_over_time(${R.externalRecipientsBaseline}{${ACCOUNT}}[${LATEST_BASELINE}]))`), `${T.signExternalRecipientsUsualFactor}× usual hour (sign)`),
+          query(recorded(`${T.accountExternalRecipientsUsualFactor} * sum(last_over_time(${R.externalRecipientsBaseline}{${ACCOUNT}}[${LATEST_BASELINE}]))`), `${T.accountExternalRecipientsUsualFactor}× usual hour (page)`),
         ],
       }).links([runbookLink('MailrelayAccountExternalRecipientsAboveUsual')]),
     )
@@ -793,10 +793,10 @@ export function accountDashboard(): dashboard.Dashboard {
         h: 8,
         queries: [
           query(recorded(`sum(${R.clientIps}{${ACCOUNT}})`), 'client IPs'),
-          query(recorded(`${T.accountClientIpsUsualFactor} * sum(${R.clientIpsBaseline}{${ACCOUNT}})`), `${T.accountClientIpsUsualFactor}× usual client IPs (sign)`),
-          query(recorded(`${T.botnetUsualFactor} * sum(${R.clientIpsBaseline}{${ACCOUNT}})`), `${T.botnetUsualFactor}× usual client IPs (botnet page)`),
+          query(recorded(`${T.accountClientIpsUsualFactor} * sum(last_over_time(${R.clientIpsBaseline}{${ACCOUNT}}[${LATEST_BASELINE}]))`), `${T.accountClientIpsUsualFactor}× usual client IPs (sign)`),
+          query(recorded(`${T.botnetUsualFactor} * sum(last_over_time(${R.clientIpsBaseline}{${ACCOUNT}}[${LATEST_BASELINE}]))`), `${T.botnetUsualFactor}× usual client IPs (botnet page)`),
           query(recorded(`sum(${R.recipientDomains}{${ACCOUNT}})`), 'recipient domains'),
-          query(recorded(`${T.accountRecipientDomainsUsualFactor} * sum(${R.recipientDomainsBaseline}{${ACCOUNT}})`), `${T.accountRecipientDomainsUsualFactor}× usual recipient domains (sign)`),
+          query(recorded(`${T.accountRecipientDomainsUsualFactor} * sum(last_over_time(${R.recipientDomainsBaseline}{${ACCOUNT}}[${LATEST_BASELINE}]))`), `${T.accountRecipientDomainsUsualFactor}× usual recipient domains (sign)`),
         ],
       }).links([runbookLink('MailrelayAccountManyClientIPs'), runbookLink('MailrelayAccountManyRecipientDomains')]),
     )

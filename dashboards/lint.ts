@@ -3,6 +3,8 @@
 // unit and description on every panel), and lists every PromQL query with
 // its template variables substituted, for promtool and a real Prometheus.
 
+import { buildRules, DEFAULT_THRESHOLDS, LATEST_BASELINE } from '../alerts/rules.js';
+
 /** The parts of Grafana's dashboard JSON these checks read. */
 export interface DashboardJson {
   uid?: string;
@@ -92,6 +94,14 @@ const METRIC = /(?<![:\w])(mailrelay_[a-z0-9_]+|up|ALERTS)\b(\{[^}]*\})?/g;
 /** The per-account series recorded by alerts/mailrelay.rules.yml: summed over instances, they carry only `account`. */
 const RECORDED_SERIES = /\b(account:mailrelay_[a-z0-9_]+:[a-z0-9_]+)\b(\{[^}]*\})?/g;
 
+/** The series of the rules' slower groups (the baselines, once an hour). */
+const HOURLY_SERIES = new Set(
+  buildRules(DEFAULT_THRESHOLDS)
+    .groups.filter((g) => g.interval !== undefined)
+    .flatMap((g) => g.rules.map((r) => ('record' in r ? r.record : r.alert))),
+);
+const LATEST_HOURLY = new RegExp(`last_over_time\\((account:[a-z0-9_:]+)(\\{[^}]*\\})?\\[${LATEST_BASELINE}\\]\\)`, 'g');
+
 /** Problems with one query; empty when it follows the conventions. */
 export function lintQuery(q: Pick<DashboardQuery, 'expr' | 'where'>, variables: readonly string[]): string[] {
   const problems: string[] = [];
@@ -111,11 +121,13 @@ export function lintQuery(q: Pick<DashboardQuery, 'expr' | 'where'>, variables: 
     if (!/\baccount=~"\$account"/.test(m[2] ?? '')) say(`${m[1]} has no account=~"$account" matcher`);
   }
   if (selectors === 0) say('no metric selector');
-  for (const m of q.expr.matchAll(/\[([^\]]*)\]/g)) {
+  // A series the rules record once an hour is read as its latest sample, over LATEST_BASELINE, whatever the graph's step.
+  const windowed = q.expr.replace(LATEST_HOURLY, (whole, name: string, matchers = '') => (HOURLY_SERIES.has(name) ? `${name}${matchers}` : whole));
+  for (const m of windowed.matchAll(/\[([^\]]*)\]/g)) {
     if (m[1] !== '$__rate_interval') say(`range [${m[1]}] is not [$__rate_interval]`);
   }
-  for (const m of q.expr.matchAll(/\b(rate|irate|increase|delta|idelta|deriv|[a-z]+_over_time)\s*\(/g)) {
-    const after = q.expr.slice(m.index);
+  for (const m of windowed.matchAll(/\b(rate|irate|increase|delta|idelta|deriv|[a-z]+_over_time)\s*\(/g)) {
+    const after = windowed.slice(m.index);
     if (!/^[a-z_]+\s*\([^()]*\[\$__rate_interval\]/.test(after)) say(`${m[1]}() without [$__rate_interval]`);
   }
   for (const m of q.expr.matchAll(/\$\{?(\w+)/g)) {

@@ -4,13 +4,14 @@
 // another recording rule's series only gets history once the level below it
 // has been recorded and its blocks loaded.
 //
-// The levels are written for `--eval-interval 1h`. Prometheus evaluates a
-// group at an offset within its interval (a hash of the group's name and
-// file), and promtool's backfill does the same: an hourly evaluation lands at,
-// say, 45 minutes past every hour, where the rules' `minute() == 0` (pick one
-// evaluation an hour out of the live 1-minute ones) is never true, and no
-// hourly or daily sample would be recorded. With one evaluation an hour, each
-// is the hourly one: the minute test is dropped, the day's stays.
+// The levels are written for `--eval-interval 1h`, which is the baseline
+// group's own interval. Prometheus evaluates a group at an offset within its
+// interval (a hash of the group's name and file), and promtool's backfill does
+// the same: an hourly evaluation lands at, say, 45 minutes past every hour.
+// The daily samples' `hour() == 0` holds at one of them a day. Rule files of
+// earlier releases picked the hourly evaluation out of the 1-minute ones with
+// `minute() == 0`, which such an evaluation never passes: that test is
+// dropped, the day's stays.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
