@@ -80,9 +80,9 @@ describe('promtool input', () => {
             input_series: [],
             promql_expr_test: [
               // Over three hours: the fast group every minute, the slow one three times, an hour apart.
-              { expr: 'count_over_time(fast:time:value[3h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 180 }] },
-              { expr: 'count_over_time(slow:time:value[3h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 3 }] },
-              { expr: 'last_over_time(slow:time:value[2h])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 2 * 3600 + at }] },
+              { expr: 'count_over_time(fast:time:value[2h59m])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 180 }] },
+              { expr: 'count_over_time(slow:time:value[2h59m])', eval_time: '3h', exp_samples: [{ labels: '{}', value: 3 }] },
+              { expr: 'last_over_time(slow:time:value[2h])', eval_time: '3h', exp_samples: [{ labels: 'slow:time:value', value: 2 * 3600 + at }] },
             ],
           },
         ],
