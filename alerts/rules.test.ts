@@ -68,7 +68,9 @@ describe('generated rules', () => {
     const placeholders = Object.fromEntries(
       Object.keys(DEFAULT_THRESHOLDS).map((k) => [k, `{{ .Values.prometheusRule.thresholds.${k} }}`]),
     ) as unknown as Thresholds;
-    const text = stringsOf(buildRules(placeholders, { helmEscape: true })).join('\n');
+    const text = stringsOf(buildRules(placeholders, { helmEscape: true, smallest: (values) => `min(${values.join(', ')})` })).join('\n');
+    // Without a way to take the lowest of placeholders, building fails rather than writing nonsense.
+    expect(() => buildRules(placeholders)).toThrow(/needs RuleOptions.smallest/);
     for (const key of Object.keys(DEFAULT_THRESHOLDS)) {
       expect(text, key).toContain(`{{ .Values.prometheusRule.thresholds.${key} }}`);
     }

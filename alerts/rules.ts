@@ -71,6 +71,11 @@ export interface RuleOptions {
    * them through (`{{ "{{" }} … {{ "}}" }}`); threshold placeholders are untouched.
    */
   helmEscape?: boolean;
+  /**
+   * The lowest of some thresholds, as the rule file must write it: for Helm
+   * placeholders, a template that the chart renders into a number.
+   */
+  smallest?: (values: (number | string)[]) => string;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -123,6 +128,15 @@ export const RECORDED = {
   externalRecipientsDayBaseline: `account:mailrelay_external_recipients:increase1d_${MEDIAN}`,
   clientIpsBaseline: `account:mailrelay_client_ips:max1d_${MEDIAN}`,
   recipientDomainsBaseline: `account:mailrelay_recipient_domains:max1d_${MEDIAN}`,
+  // The accounts the volume and client-IP alerts can concern (above the lowest of their
+  // thresholds), and their baselines: a handful of series, which those alerts read instead of
+  // reading every account's series and baseline again.
+  externalRecipientsWatched: 'account:mailrelay_external_recipients:increase1h_watched',
+  externalRecipientsWatchedBaseline: `account:mailrelay_external_recipients:increase1h_max1d_${MEDIAN}_watched`,
+  clientIpsWatched: 'account:mailrelay_client_ips:sum_watched',
+  clientIpsWatchedBaseline: `account:mailrelay_client_ips:max1d_${MEDIAN}_watched`,
+  /** The daily warning's accounts, recorded with the baselines (once an hour): their last 24 hours. */
+  externalRecipientsDayAboveUsual: 'account:mailrelay_external_recipients:increase24h_above_usual',
   /** One series per account and sign above its thresholds (label `sign`); the value is the sign's measured number. */
   signs: 'account:mailrelay_signs:value',
   retryMessages: 'instance:mailrelay_spool_retry_messages:sum',
@@ -148,6 +162,11 @@ const BASELINE_RANGE = `${BASELINE_DAYS - 1}d23h59m`;
  * before it goes blind.
  */
 export const LATEST_BASELINE = '2h';
+/**
+ * An alert on an hourly result reads it over this: a result the group no
+ * longer records (it ended) is gone five minutes after that evaluation.
+ */
+const LATEST_HOURLY_RESULT = '1h5m';
 
 export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: RuleGroup[] } {
   const base = (opts.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/\/+$/, '');
@@ -173,7 +192,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
   });
   const R = { ...RECORDED } as Record<keyof typeof RECORDED, string>;
   // The account group reads the baseline group's series as their latest hourly sample.
-  for (const name of ['externalRecipientsDay', 'externalRecipientsBaseline', 'externalRecipientsDayBaseline', 'clientIpsBaseline', 'recipientDomainsBaseline'] as const) {
+  for (const name of ['externalRecipientsBaseline', 'clientIpsBaseline', 'recipientDomainsBaseline'] as const) {
     R[name] = `last_over_time(${RECORDED[name]}[${LATEST_BASELINE}])`;
   }
   const B = RECORDED;
@@ -185,13 +204,19 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
   /** `series` above `threshold` and above `factor` × its baseline (none without history). */
   const aboveUsual = (series: string, threshold: number | string, factor: number | string, baseline: string) =>
     `(${series} > ${threshold}) > ${factor} * ${baseline}`;
+  /** The lowest of some thresholds (see RuleOptions.smallest). */
+  const smallest = (...values: (number | string)[]): string => {
+    if (opts.smallest !== undefined) return opts.smallest(values);
+    if (!values.every((v): v is number => typeof v === 'number')) throw new Error(`alerts/rules.ts: the lowest of ${values.join(', ')} needs RuleOptions.smallest`);
+    return String(Math.min(...values));
+  };
   /** A daily sample: at the evaluation between 00:00 and 01:00 UTC, for accounts that were there a day before it. */
   const daily = (expr: string) => [expr, `and on (account)`, `${B.externalRecipientsHourly} offset 1d`, `and ${EACH_DAY}`].join('\n');
 
   // The signs of a stolen account: each a warning, together a page.
   const signs = {
-    volume: aboveUsual(R.externalRecipients, t.signExternalRecipients, t.signExternalRecipientsUsualFactor, R.externalRecipientsBaseline),
-    client_ips: aboveUnlessUsual(R.clientIps, t.accountClientIps, t.accountClientIpsUsualFactor, R.clientIpsBaseline),
+    volume: aboveUsual(R.externalRecipientsWatched, t.signExternalRecipients, t.signExternalRecipientsUsualFactor, R.externalRecipientsWatchedBaseline),
+    client_ips: aboveUnlessUsual(R.clientIpsWatched, t.accountClientIps, t.accountClientIpsUsualFactor, R.clientIpsWatchedBaseline),
     foreign_sender: `(${R.foreignSenderMessages} > ${t.foreignSenderMessages}) > ${t.foreignSenderRatio} * ${R.messages}`,
     recipient_domains: aboveUsual(R.recipientDomains, t.accountRecipientDomains, t.accountRecipientDomainsUsualFactor, R.recipientDomainsBaseline),
   } as const;
@@ -207,6 +232,15 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     { record: R.clientIps, expr: 'sum by (account) (mailrelay_account_client_ips)' },
     { record: R.recipientDomains, expr: 'sum by (account) (mailrelay_account_recipient_domains)' },
     { record: R.authFailures, expr: sumIncrease('mailrelay_account_auth_failures_total', t.accountAuthFailuresRange) },
+    // At 10,000 accounts each read of every account's series or baseline is most of a
+    // rule's cost: they are read once here, the alerts read the few accounts left.
+    {
+      record: R.externalRecipientsWatched,
+      expr: `${R.externalRecipients} > ${smallest(t.signExternalRecipients, t.accountExternalRecipientsPerHour, t.burstRecipients)}`,
+    },
+    { record: R.externalRecipientsWatchedBaseline, expr: `${R.externalRecipientsBaseline} and on (account) ${R.externalRecipientsWatched}` },
+    { record: R.clientIpsWatched, expr: `${R.clientIps} > ${smallest(t.accountClientIps, t.botnetClientIps)}` },
+    { record: R.clientIpsWatchedBaseline, expr: `${R.clientIpsBaseline} and on (account) ${R.clientIpsWatched}` },
     {
       record: R.signs,
       expr: Object.entries(signs)
@@ -229,6 +263,11 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     { record: B.externalRecipientsDayBaseline, expr: `quantile_over_time(0.5, ${B.externalRecipientsDaily}[${BASELINE_RANGE}])` },
     { record: B.clientIpsBaseline, expr: `quantile_over_time(0.5, ${B.clientIpsDailyPeak}[${BASELINE_RANGE}])` },
     { record: B.recipientDomainsBaseline, expr: `quantile_over_time(0.5, ${B.recipientDomainsDailyPeak}[${BASELINE_RANGE}])` },
+    // Its inputs change once an hour: the daily warning compares them here, once.
+    {
+      record: B.externalRecipientsDayAboveUsual,
+      expr: aboveUsual(B.externalRecipientsDay, t.accountExternalRecipientsPerDay, t.accountExternalRecipientsDayUsualFactor, B.externalRecipientsDayBaseline),
+    },
   ];
 
   const usualHour = `its usual hour (the median, over its last ${BASELINE_DAYS} complete days, of each day's busiest hour)`;
@@ -241,7 +280,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       [
         `${R.externalRecipients5m} > ${t.burstRecipients}`,
         `unless on (account)`,
-        `${R.externalRecipients} <= ${t.burstUsualFactor} * ${R.externalRecipientsBaseline}`,
+        `${R.externalRecipientsWatched} <= ${t.burstUsualFactor} * ${R.externalRecipientsWatchedBaseline}`,
       ].join('\n'),
       `Account ${account} is sending a burst of mail to external recipients`,
       `Account ${account} sent to ${value} external recipients in the last ${t.burstRange} across all servers ` +
@@ -252,7 +291,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       'MailrelayAccountExternalRecipientsHigh',
       'critical',
       t.accountExternalRecipientsFor,
-      aboveUnlessUsual(R.externalRecipients, t.accountExternalRecipientsPerHour, t.accountExternalRecipientsUsualFactor, R.externalRecipientsBaseline),
+      aboveUnlessUsual(R.externalRecipientsWatched, t.accountExternalRecipientsPerHour, t.accountExternalRecipientsUsualFactor, R.externalRecipientsWatchedBaseline),
       `Account ${account} is sending to an abnormal number of external recipients`,
       `Account ${account} sent to ${value} external recipients in the last ${t.accountExternalRecipientsRange} across all servers ` +
         `(threshold ${t.accountExternalRecipientsPerHour}; with history, also above ${t.accountExternalRecipientsUsualFactor}× ${usualHour}). ` +
@@ -262,7 +301,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       'MailrelayAccountBotnetLogins',
       'critical',
       t.botnetFor,
-      aboveUnlessUsual(R.clientIps, t.botnetClientIps, t.botnetUsualFactor, R.clientIpsBaseline),
+      aboveUnlessUsual(R.clientIpsWatched, t.botnetClientIps, t.botnetUsualFactor, R.clientIpsWatchedBaseline),
       `Account ${account} logs in from a botnet`,
       `Account ${account} authenticated successfully from ${value} distinct client IPs within the exporter's detection window ` +
         `(threshold ${t.botnetClientIps}; with history, also above ${t.botnetUsualFactor}× ${usualPeak}). ` +
@@ -291,7 +330,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       'MailrelayAccountExternalRecipientsDailyHigh',
       'warning',
       t.accountExternalRecipientsDayFor,
-      aboveUsual(R.externalRecipientsDay, t.accountExternalRecipientsPerDay, t.accountExternalRecipientsDayUsualFactor, R.externalRecipientsDayBaseline),
+      `last_over_time(${B.externalRecipientsDayAboveUsual}[${LATEST_HOURLY_RESULT}])`,
       `Account ${account} sent far more external mail than on a usual day`,
       `Account ${account} sent to ${value} external recipients in the last 24 hours (summed each hour) ` +
         `(threshold ${t.accountExternalRecipientsPerDay}, the per-account daily send limit IceWarp recommends), ` +

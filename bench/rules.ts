@@ -13,7 +13,7 @@
 // hourly and daily samples. Nothing is written past the start of the run: a
 // block in the future would make the TSDB refuse what rules record.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,8 +32,18 @@ const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const ACCOUNTS = Number(process.env.MAILRELAY_BENCH_ACCOUNTS ?? 10_000);
 const HISTORY_DAYS = 8;
 const EVALUATIONS = 5;
-// MAILRELAY_BENCH_KEEP=1: keep the generated TSDB (its path is printed), to time other queries on it.
+// MAILRELAY_BENCH_KEEP=1: keep the generated history (its folder is printed); MAILRELAY_BENCH_REUSE=<that folder>:
+// time the rules again on it without building it (half an hour), e.g. once the machine is quiet.
 const KEEP = process.env.MAILRELAY_BENCH_KEEP === '1';
+const REUSE = process.env.MAILRELAY_BENCH_REUSE;
+
+/** What a kept history was built from, for a later run that reuses it. */
+interface History {
+  now: number;
+  start: number;
+  samples: number;
+  accounts: number;
+}
 const run = promisify(execFile);
 
 interface Prom {
@@ -97,80 +107,91 @@ function moveBlocks(from: string, data: string): number {
   return n;
 }
 
+/** Builds the history in `dir` (see the top of this file): logs, raw blocks, the recording rules' blocks level by level. */
+async function buildHistory(dir: string): Promise<History> {
+  const now = Math.floor(Date.now() / 60_000) * 60;
+  const start = Math.floor((now - HISTORY_DAYS * 86400) / 3600) * 3600;
+  // Nothing after `now`: a block reaching into the future makes Prometheus refuse every sample
+  // its rules record before that time ("out of bounds"), as a first run of this bench found.
+  const end = now;
+  const logs = join(dir, 'smtp');
+  process.stderr.write(`bench rules: ${fmt(ACCOUNTS)} accounts, ${HISTORY_DAYS} days of log…\n`);
+  const truth = await writeScenario(logs, {
+    seed: 10_000,
+    start: new Date(start * 1000),
+    durationSeconds: end - start,
+    legitimateUsers: ACCOUNTS,
+    userSessionsPerHour: 0.25,
+    inboundPerMinute: 1,
+    outboundDeliveriesPerMinute: 0,
+    busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2, recipientDomains: 105 },
+  });
+  const config = loadConfig(`icewarp:\n  log_directory: ${JSON.stringify(logs)}\nlocal_domains: [domaine.com]\nlimits:\n  max_accounts: ${2 * ACCOUNTS}\n`);
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  let samples = 0;
+  // Coarse history, then the last two hours at the scrape interval.
+  for (const [name, step, from, to] of [
+    ['coarse', 1800, start, now - 7200 - 1800],
+    ['fine', 60, now - 7200, end],
+  ] as const) {
+    process.stderr.write(`bench rules: backfill ${name} (every ${step} s)…\n`);
+    const file = join(dir, `${name}.om`);
+    const fd = openSync(file, 'w');
+    const summary = await backfill({
+      config,
+      stepSeconds: step,
+      from,
+      to,
+      labels: { job: 'mailrelay', instance: 'mx1:10025' },
+      logger: silentLogger,
+      write: (text) => {
+        const buf = Buffer.from(text);
+        for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at);
+      },
+    });
+    closeSync(fd);
+    samples += summary.samples;
+    process.stderr.write(`bench rules: promtool tsdb create-blocks-from openmetrics (${fmt(summary.samples)} samples)…\n`);
+    await run('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=48h', file, join(dir, `blocks-${name}`)], { maxBuffer: 1 << 24 });
+    rmSync(file);
+    moveBlocks(join(dir, `blocks-${name}`), data);
+  }
+
+  // The recording rules' history, a dependency level at a time (each level reads the one before).
+  // As the README tells users: the shipped rule file split by `backfill --rule-levels`.
+  const ruleFile = join(dir, 'mailrelay.rules.yml');
+  writeFileSync(ruleFile, renderRulesYaml(DEFAULT_THRESHOLDS));
+  const levels = writeRuleLevels(ruleFile, join(dir, 'levels'));
+  for (const [i, level] of levels.entries()) {
+    process.stderr.write(`bench rules: promtool tsdb create-blocks-from rules, level ${i + 1} of ${levels.length}…\n`);
+    // The raw history is sampled every 30 minutes: an instant read (a gauge's) must look back that far.
+    const prom = await startPrometheus(dir, data, ['--query.lookback-delta=31m']);
+    try {
+      await run(
+        'promtool',
+        ['tsdb', 'create-blocks-from', 'rules', `--url=${prom.url}`, `--start=${start + 3600}`, `--end=${now}`, '--eval-interval=1h', `--output-dir=${join(dir, `rules${i + 1}`)}`, level.file],
+        { maxBuffer: 1 << 24 },
+      );
+    } finally {
+      await stop(prom);
+    }
+    moveBlocks(join(dir, `rules${i + 1}`), data);
+  }
+  const history = { now, start, samples, accounts: Object.keys(truth.accounts).length };
+  writeFileSync(join(dir, 'history.json'), JSON.stringify(history));
+  return history;
+}
+
 export const rulesGroup: BenchGroup = {
   name: 'rules',
   title: 'Alert rules at 10,000 accounts',
   async run() {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrelay-bench-rules-'));
+    const dir = REUSE ?? mkdtempSync(join(tmpdir(), 'mailrelay-bench-rules-'));
     try {
-      const now = Math.floor(Date.now() / 60_000) * 60;
-      const start = Math.floor((now - HISTORY_DAYS * 86400) / 3600) * 3600;
-      // Nothing after `now`: a block reaching into the future makes Prometheus refuse every sample
-      // its rules record before that time ("out of bounds"), as a first run of this bench found.
-      const end = now;
-      const logs = join(dir, 'smtp');
-      process.stderr.write(`bench rules: ${fmt(ACCOUNTS)} accounts, ${HISTORY_DAYS} days of log…\n`);
-      const truth = await writeScenario(logs, {
-        seed: 10_000,
-        start: new Date(start * 1000),
-        durationSeconds: end - start,
-        legitimateUsers: ACCOUNTS,
-        userSessionsPerHour: 0.25,
-        inboundPerMinute: 1,
-        outboundDeliveriesPerMinute: 0,
-        busyAccount: { account: 'newsletter@domaine.com', externalRecipientsPerHour: 150, ips: 2, recipientDomains: 105 },
-      });
-      const config = loadConfig(`icewarp:\n  log_directory: ${JSON.stringify(logs)}\nlocal_domains: [domaine.com]\nlimits:\n  max_accounts: ${2 * ACCOUNTS}\n`);
+      const history: History = REUSE !== undefined ? (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as History) : await buildHistory(dir);
+      const { now, samples } = history;
       const data = join(dir, 'data');
-      mkdirSync(data);
-      let samples = 0;
-      // Coarse history, then the last two hours at the scrape interval.
-      for (const [name, step, from, to] of [
-        ['coarse', 1800, start, now - 7200 - 1800],
-        ['fine', 60, now - 7200, end],
-      ] as const) {
-        process.stderr.write(`bench rules: backfill ${name} (every ${step} s)…\n`);
-        const file = join(dir, `${name}.om`);
-        const fd = openSync(file, 'w');
-        const summary = await backfill({
-          config,
-          stepSeconds: step,
-          from,
-          to,
-          labels: { job: 'mailrelay', instance: 'mx1:10025' },
-          logger: silentLogger,
-          write: (text) => {
-            const buf = Buffer.from(text);
-            for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at);
-          },
-        });
-        closeSync(fd);
-        samples += summary.samples;
-        process.stderr.write(`bench rules: promtool tsdb create-blocks-from openmetrics (${fmt(summary.samples)} samples)…\n`);
-        await run('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=48h', file, join(dir, `blocks-${name}`)], { maxBuffer: 1 << 24 });
-        rmSync(file);
-        moveBlocks(join(dir, `blocks-${name}`), data);
-      }
-
-      // The recording rules' history, a dependency level at a time (each level reads the one before).
-      // As the README tells users: the shipped rule file split by `backfill --rule-levels`.
-      const ruleFile = join(dir, 'mailrelay.rules.yml');
-      writeFileSync(ruleFile, renderRulesYaml(DEFAULT_THRESHOLDS));
-      const levels = writeRuleLevels(ruleFile, join(dir, 'levels'));
-      for (const [i, level] of levels.entries()) {
-        process.stderr.write(`bench rules: promtool tsdb create-blocks-from rules, level ${i + 1} of ${levels.length}…\n`);
-        const prom = await startPrometheus(dir, data);
-        try {
-          await run(
-            'promtool',
-            ['tsdb', 'create-blocks-from', 'rules', `--url=${prom.url}`, `--start=${start + 3600}`, `--end=${now}`, '--eval-interval=1h', `--output-dir=${join(dir, `rules${i + 1}`)}`, level.file],
-            { maxBuffer: 1 << 24 },
-          );
-        } finally {
-          await stop(prom);
-        }
-        moveBlocks(join(dir, `rules${i + 1}`), data);
-      }
 
       // One evaluation of a rule group is each of its rules' query at one instant, in order. It is
       // timed here by Prometheus itself (the query's evalTotalTime, stats=all) at the last complete
@@ -236,10 +257,11 @@ export const rulesGroup: BenchGroup = {
           ['heaviest rules (median)', heaviest, '', ''],
         ],
         notes: [
-          `${fmt(Object.keys(truth.accounts).length)} accounts logged in over ${HISTORY_DAYS} days of a generated IceWarp log (\`src/demo/scenario.ts\`, each user a session every four hours,
+          `${fmt(history.accounts)} accounts logged in over ${HISTORY_DAYS} days of a generated IceWarp log (\`src/demo/scenario.ts\`, each user a session every four hours,
   and a newsletter), replayed by \`backfill\` (${fmt(samples)} samples: every 30 minutes, and every minute for the last two hours, since no rule reads
   more than an hour of raw samples), \`promtool tsdb create-blocks-from openmetrics\`, then the recording rules' history with
   \`promtool tsdb create-blocks-from rules --eval-interval=1h\`, level by level (the files of \`backfill --rule-levels\`, as the README tells users).`,
+          `The history ends at ${new Date(now * 1000).toISOString()}, when it was built${REUSE !== undefined ? ' (by an earlier run; this one only timed the rules on it)' : ''}.`,
           `Prometheus started on those blocks; a group's evaluation is each of its rules' query at one instant (the last complete hour,
   where the recordings of every level exist), timed by Prometheus itself (\`evalTotalTime\` of \`stats=all\`), summed over the group;
   the median and the largest of ${EVALUATIONS} rounds. Appending the results to the TSDB is not in it. The machine is shared: 1-minute
@@ -248,7 +270,7 @@ export const rulesGroup: BenchGroup = {
       };
     } finally {
       if (KEEP) process.stderr.write(`bench rules: kept ${dir}\n`);
-      else rmSync(dir, { recursive: true, force: true });
+      else if (REUSE === undefined) rmSync(dir, { recursive: true, force: true });
     }
   },
 };

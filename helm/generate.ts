@@ -29,11 +29,20 @@ export function thresholdPlaceholders(): Thresholds {
   return out as unknown as Thresholds;
 }
 
+/** `{{ .Values.prometheusRule.thresholds.x | toJson }}` → `.Values.prometheusRule.thresholds.x`. */
+function valuePath(placeholder: string): string {
+  const path = /^\{\{ (\.Values\.prometheusRule\.thresholds\.\w+)(?: \| toJson)? \}\}$/.exec(placeholder)?.[1];
+  if (path === undefined) throw new Error(`helm/generate.ts: ${placeholder} is not a threshold placeholder`);
+  return path;
+}
+
 export function prometheusRuleTemplate(): string {
   const rules = buildRules(thresholdPlaceholders(), {
     helmEscape: true,
     runbookBaseUrl: '{{ .Values.prometheusRule.runbookBaseUrl }}',
     exporterSelector: SELECTOR_TOKEN,
+    // minf: values are float64 in Helm; toJson prints the result whole, as for one threshold.
+    smallest: (values) => `{{ minf ${values.map((v) => valuePath(String(v))).join(' ')} | toJson }}`,
   });
   // `up{` + `{{ … }}` would read as `{{{`, which Go templates cannot parse: emit the braces as actions.
   const spec = stringify(rules, { lineWidth: 0 })
