@@ -12,7 +12,10 @@ import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates, type Certificates } from '../../test/harness/certs.js';
 import { createLogger } from '../logger.js';
+import type { Incident } from '../incident/incident.js';
+import type { ExporterRegistry } from '../collectors/registry.js';
 import { listen, type WebServer } from './listener.js';
+import { createHttpApp } from './server.js';
 
 let dir: string;
 let certs: Certificates;
@@ -260,5 +263,30 @@ describe('listen: stalled clients', () => {
     await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the stalled response was not cut off within 10 s')), 10_000))]);
     expect(logLines.some((l) => l.includes('cutting off a stalled connection'))).toBe(true);
     client.destroy();
+  });
+});
+
+describe("the stall timeout and the exporter's own time", () => {
+  it('does not cut off a scrape that waits for a rendering longer than the stall timeout: only a client that stops reading is stalled', async () => {
+    // A rendering of 600 ms against a stall timeout of 200 ms (a large exposition on a busy machine).
+    const slowRegistry = {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      writeMetrics: async (write: (chunk: Buffer) => void) => {
+        await new Promise((r) => setTimeout(r, 600));
+        write(Buffer.from('mailrelay_up 1\n'));
+      },
+    } as unknown as ExporterRegistry;
+    const app = createHttpApp({
+      registry: slowRegistry,
+      telemetryPath: '/metrics',
+      version: '1.2.3',
+      ready: async () => ({ caughtUp: true, problems: [] }),
+      reload: async () => true,
+      incident: async () => ({}) as Incident,
+    });
+    server = await listen({ handler: app, host: '127.0.0.1', port: 0, logger, stallTimeoutMs: 200 });
+    const reply = await get(server.address.port, '/metrics', { tls: false });
+    expect([reply.status, reply.body]).toEqual([200, 'mailrelay_up 1\n']);
+    expect(logLines.some((l) => l.includes('cutting off a stalled connection'))).toBe(false);
   });
 });

@@ -49,14 +49,22 @@ export function createHttpApp(opts: HttpOptions): Express {
   // Concurrent scrapes share a rendering, and rendering keeps to a share of the main thread (see scrapeRounds.ts).
   const rounds = new ScrapeRounds((write) => opts.registry.writeMetrics(write));
   const writes = new WriteTurns();
-  app.get(opts.telemetryPath, async (_req, res) => {
+  app.get(opts.telemetryPath, async (req, res) => {
     if (maxRequests > 0 && inFlight >= maxRequests) {
       res.status(503).type('text/plain').send(`Limit of concurrent requests reached (${maxRequests}), try again later.\n`);
       return;
     }
     inFlight++;
     res.once('close', () => inFlight--);
+    // The listener's stall timeout (nothing read or written) is for a client that stops reading:
+    // it is off while the exporter itself is busy (waiting for the round, gathering the
+    // metrics), and on while the answer waits for the client.
+    const stallMs = req.socket.timeout ?? 0;
+    const exportersTime = () => void req.socket.setTimeout(0);
+    const clientsTime = () => void req.socket.setTimeout(stallMs);
+    exportersTime();
     const turn = await rounds.next();
+    if (turn.kind !== 'alone') clientsTime();
     if (turn.kind === 'failed') {
       res.status(500).type('text/plain').send(`error gathering metrics: ${turn.err.message}\n`);
       return;
@@ -74,12 +82,14 @@ export function createHttpApp(opts: HttpOptions): Express {
         const wait = (): Promise<void> => {
           if (!paused) turn.paused();
           paused = true;
-          return drained(res);
+          clientsTime();
+          return drained(res).finally(exportersTime);
         };
         try {
           await opts.registry.writeMetrics((chunk) => res.write(chunk), wait);
         } finally {
           turn.done();
+          clientsTime();
         }
       }
       res.end();
