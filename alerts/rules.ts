@@ -151,6 +151,8 @@ export const RECORDED = {
  * one.)
  */
 export const BASELINE_INTERVAL = '1h';
+/** The brute-force warning's group (see loginAlerts). */
+export const LOGIN_INTERVAL = '5m';
 const EACH_DAY = 'on () (hour() == 0)';
 /** The 24 hourly samples of the last day, the 25th (a day ago) left out. */
 const ONE_DAY = '23h59m';
@@ -364,6 +366,11 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
       `Account ${account} sent to ${value} distinct external recipient domains within the exporter's detection window ` +
         `(threshold ${t.accountRecipientDomains}, and more than ${t.accountRecipientDomainsUsualFactor}× ${usualPeak}).`,
     ),
+  ];
+
+  // Every five minutes: it reads every account's login counter three times (its increase, and
+  // whether it is new within the window), as much as the rest of the account group, for a warning.
+  const loginAlerts: AlertingRule[] = [
     alert(
       'MailrelayAccountBruteForceSucceeded',
       'warning',
@@ -552,6 +559,7 @@ export function buildRules(t: Thresholds, opts: RuleOptions = {}): { groups: Rul
     groups: [
       { name: 'mailrelay.accounts', rules: [...accountRecording, ...accountAlerts] },
       { name: 'mailrelay.accounts.baselines', interval: BASELINE_INTERVAL, rules: baselineRecording },
+      { name: 'mailrelay.accounts.logins', interval: LOGIN_INTERVAL, rules: loginAlerts },
       { name: 'mailrelay.server', rules: [...serverRecording, ...serverAlerts] },
       { name: 'mailrelay.exporter', rules: exporterAlerts },
       { name: 'mailrelay.active-checks', rules: activeAlerts },

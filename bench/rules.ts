@@ -270,9 +270,9 @@ export const rulesGroup: BenchGroup = {
   \`promtool tsdb create-blocks-from rules --eval-interval=1h\`, level by level (the files of \`backfill --rule-levels\`, as the README tells users).`,
           `What limits mailrelay.accounts: reading every account's series. Its ${rawReads.length} windows over the exporter's raw counters and gauges
   (10,001 series each) take ${fmt(rawSeconds, 2)} s of it; the page and sign rules read the few accounts above their lowest threshold
-  (\`…_watched\`), and the brute-force warning reads the login counter of every account three times (its increase, and whether it is
-  new within the window). The baselines' group runs once an hour; its daily samples and medians are computed at every one of its
-  evaluations although they change once a day.`,
+  (\`…_watched\`). The brute-force warning reads the login counter of every account three times (its increase, and whether it is
+  new within the window): its group, mailrelay.accounts.logins, runs every 5 minutes. The baselines' group runs once an hour; its
+  daily samples and medians are computed at every one of its evaluations although they change once a day.`,
           `The history ends at ${new Date(now * 1000).toISOString()}, when it was built${REUSE !== undefined ? ' (by an earlier run; this one only timed the rules on it)' : ''}.`,
           `Prometheus started on those blocks; a group's evaluation is each of its rules' query at one instant (the last complete hour,
   where the recordings of every level exist), timed by Prometheus itself (\`evalTotalTime\` of \`stats=all\`), summed over the group;
