@@ -147,8 +147,8 @@ export const RECORDED = {
  * The baseline group runs once an hour: its series change no more often, and
  * at 10,000 accounts computing them at every evaluation cost more than
  * everything else together. (promtool test rules evaluates every group at
- * every step whatever its interval; alerts/timeToPage.ts gives it an hourly
- * one.)
+ * every step whatever its interval: forPromtoolTest gates it to one step an
+ * hour for the tests.)
  */
 export const BASELINE_INTERVAL = '1h';
 /** The brute-force warning's group (see loginAlerts). */
