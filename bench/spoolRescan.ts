@@ -3,7 +3,7 @@
 // of the unchanged tree, each timed (wall and CPU); and the bare pass a rescan
 // must not exceed, a synchronous Node loop of readdir and lstat over the same
 // folders, timed the same way.
-//   node dist/bench/spoolRescan.js MAIL_DIR ROUNDS → {"rescans":[{seconds,cpuSeconds}…],"statLoops":[…]}
+//   node dist/bench/spoolRescan.js MAIL_DIR ROUNDS → {"rescans":[{seconds,cpuSeconds}…],"statLoops":[…],"passes":{listed,unchanged}}
 import { lstatSync, opendirSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { OUTGOING } from '../src/spool/layout.js';
@@ -37,6 +37,7 @@ function statLoop(): number {
 
 const scanner = new SpoolScanner({ mailDirectory: mail!, topSenders: 20, rescanIntervalMs: 0 });
 await scanner.idle();
+const firstScan = scanner.folderPasses();
 const rescans = [];
 const statLoops = [];
 for (let i = 0; i < rounds; i++) {
@@ -44,5 +45,8 @@ for (let i = 0; i < rounds; i++) {
   statLoops.push(await timed(statLoop));
 }
 const pending = scanner.snapshot().pendingSenders;
+const all = scanner.folderPasses();
+// The rescans' folder passes: how many listed their folder, how many found it unchanged and lstat'ed the files known.
+const passes = { listed: all.listed - firstScan.listed, unchanged: all.unchanged - firstScan.unchanged };
 await scanner.stop();
-process.stdout.write(JSON.stringify({ rescans, statLoops, pendingAfterRescans: pending }) + '\n');
+process.stdout.write(JSON.stringify({ rescans, statLoops, pendingAfterRescans: pending, passes }) + '\n');

@@ -345,6 +345,158 @@ describe('SpoolScanner faults', () => {
   });
 });
 
+describe('SpoolScanner rescan of folders whose directory did not change', () => {
+  /** Every queue folder under dir (the mail directory's own are not scanned). */
+  function queueFolders(dir: string): string[] {
+    const out = ['_outgoing', '_incoming', '_incoming.bak'].filter((f) => existsSync(join(dir, f)));
+    for (const d of readdirSync(join(dir, '_outgoing'), { withFileTypes: true })) if (d.isDirectory()) out.push(`_outgoing/${d.name}`);
+    return out;
+  }
+
+  /** Sets a folder's mtime `ageMs` before the real clock (a queue last changed that long ago). */
+  function stamp(dir: string, folder: string, ageMs: number): void {
+    const t = (Date.now() - ageMs) / 1000;
+    utimesSync(join(dir, folder), t, t);
+  }
+
+  /** The real calls, counting listings, with file events ignored: only the rescan can see a change. */
+  function countingDeaf(): { fs: SpoolFs; listed: string[] } {
+    const listed: string[] = [];
+    const fs: SpoolFs = {
+      ...nodeSpoolFs,
+      opendir: (p) => (listed.push(p), nodeSpoolFs.opendir(p)),
+      watch: (p) => nodeSpoolFs.watch(p, () => undefined),
+    };
+    return { fs, listed };
+  }
+
+  const outgoingOn = (dir: string, f: string) => readdirSync(join(dir, f)).filter((n) => n.endsWith('.tmp')).length;
+
+  it('does not list a folder unchanged since its last listing, and reports the same', async () => {
+    const dir = tempDir();
+    const truth = writeQueue(dir, OPTS);
+    const folders = queueFolders(dir);
+    for (const f of folders) stamp(dir, f, 60_000);
+    const { fs, listed } = countingDeaf();
+    const s = scanner(dir, { fs });
+    await s.idle();
+    expect(listed.length).toBe(folders.length);
+    expect(s.folderPasses()).toEqual({ listed: folders.length, unchanged: 0 });
+    await fullScan(s);
+    await fullScan(s);
+    expect(listed.length).toBe(folders.length);
+    expect(s.folderPasses()).toEqual({ listed: folders.length, unchanged: 2 * folders.length });
+    expect(s.snapshot()).toEqual(expected(truth));
+    expect(s.scanErrors()).toBe(0);
+  });
+
+  it('lists again a folder where a file was added or removed, and finds the change', async () => {
+    const dir = tempDir();
+    writeQueue(dir, OPTS);
+    for (const f of queueFolders(dir)) stamp(dir, f, 60_000);
+    const retry = join(dir, '_outgoing', 'retry');
+    const longAgo = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(retry, longAgo, longAgo);
+    const { fs, listed } = countingDeaf();
+    const s = scanner(dir, { fs });
+    await s.idle();
+    const before = s.snapshot();
+    listed.length = 0;
+    addSpam(dir, 3, { sender: 'late@x.org', seed: 11, nowMs: NOW });
+    const gone = readdirSync(retry).find((n) => n.endsWith('.tmp'))!;
+    unlinkSync(join(retry, gone));
+    // Changes made well before the rescan (out of the racy margin): _outgoing's mtime moved; retry's was set back
+    // as it was (a restore tool), and only its ctime tells.
+    stamp(dir, '_outgoing', 30_000);
+    utimesSync(retry, longAgo, longAgo);
+    await fullScan(s);
+    expect(listed.sort()).toEqual([join(dir, '_outgoing'), retry]);
+    const snap = s.snapshot();
+    expect(folder(snap, '_outgoing')!.messages).toBe(folder(before, '_outgoing')!.messages + 3);
+    expect(folder(snap, '_outgoing')!.messages).toBe(outgoingOn(dir, '_outgoing'));
+    expect(folder(snap, '_outgoing/retry')!.messages).toBe(folder(before, '_outgoing/retry')!.messages - 1);
+    expect(folder(snap, '_outgoing/retry')!.messages).toBe(outgoingOn(dir, '_outgoing/retry'));
+    expect(snap.topSenders).toContainEqual({ sender: 'late@x.org', messages: 3 });
+  });
+
+  it('lists again a folder whose mtime is within the racy margin of its last listing', async () => {
+    const dir = tempDir();
+    writeQueue(dir, OPTS);
+    for (const f of queueFolders(dir)) stamp(dir, f, 60_000);
+    // Stamped a second before the listing: an entry made right after it could leave a coarse stamp as it is.
+    stamp(dir, '_outgoing/retry', 1000);
+    const { fs, listed } = countingDeaf();
+    const s = scanner(dir, { fs });
+    await s.idle();
+    listed.length = 0;
+    await fullScan(s);
+    expect(listed).toEqual([join(dir, '_outgoing', 'retry')]);
+    // Once the stamp is older than the margin before a listing, that listing stands.
+    stamp(dir, '_outgoing/retry', 10_000);
+    await fullScan(s);
+    listed.length = 0;
+    await fullScan(s);
+    expect(listed).toEqual([]);
+  });
+
+  it('finds a file added within the racy margin on a file system whose stamp did not move', async () => {
+    const dir = tempDir();
+    writeQueue(dir, OPTS);
+    for (const f of queueFolders(dir)) stamp(dir, f, 60_000);
+    // A coarse file system: _outgoing's stamp stays at one value, a second before the first listing, whatever is made in it.
+    const outgoing = join(dir, '_outgoing');
+    const frozen = Date.now() - 1000;
+    const { fs: counting, listed } = countingDeaf();
+    const coarse: SpoolFs = {
+      ...counting,
+      lstat: (p) => {
+        const st = nodeSpoolFs.lstat(p);
+        if (st && p === outgoing) st.mtimeMs = st.ctimeMs = frozen;
+        return st;
+      },
+    };
+    const s = scanner(dir, { fs: coarse });
+    await s.idle();
+    const messages = folder(s.snapshot(), '_outgoing')!.messages;
+    addSpam(dir, 2, { sender: 'racy@x.org', seed: 12, nowMs: NOW });
+    listed.length = 0;
+    await fullScan(s);
+    expect(listed).toEqual([outgoing]);
+    expect(folder(s.snapshot(), '_outgoing')!.messages).toBe(messages + 2);
+    expect(s.snapshot().topSenders).toContainEqual({ sender: 'racy@x.org', messages: 2 });
+  });
+
+  it('re-reads a file rewritten in place with a new size, without listing its folder', async () => {
+    const dir = tempDir();
+    writeQueue(dir, OPTS);
+    for (const f of queueFolders(dir)) stamp(dir, f, 60_000);
+    const { fs, listed } = countingDeaf();
+    const s = scanner(dir, { fs });
+    await s.idle();
+    const before = s.snapshot();
+    // The new content: a message of another sender and size, written over a spam copy (the same inode, no entry made).
+    const scratch = tempDir();
+    const [made] = addSpam(scratch, 1, { sender: 'rewritten@x.org', size: 5000, seed: 13, nowMs: NOW });
+    const content = readFileSync(join(scratch, '_outgoing', made!));
+    const victim = readdirSync(join(dir, '_outgoing')).find(
+      (n) => n.endsWith('.tmp') && readFileSync(join(dir, '_outgoing', n), 'latin1').startsWith('Original Sender: <willm.b@orange.fr>'),
+    )!;
+    const oldSize = readFileSync(join(dir, '_outgoing', victim)).length;
+    stamp(dir, '_outgoing', 60_000); // (the scratch write does not touch it; this keeps the test about the file alone)
+    await fullScan(s);
+    listed.length = 0;
+    writeFileSync(join(dir, '_outgoing', victim), content);
+    await fullScan(s);
+    expect(listed).toEqual([]);
+    const snap = s.snapshot();
+    expect(folder(snap, '_outgoing')!.messages).toBe(folder(before, '_outgoing')!.messages);
+    expect(folder(snap, '_outgoing')!.bytes).toBe(folder(before, '_outgoing')!.bytes - oldSize + content.length);
+    expect(snap.topSenders).toContainEqual({ sender: 'rewritten@x.org', messages: 1 });
+    const spam = (x: SpoolSnapshot) => x.topSenders.find((t) => t.sender === 'willm.b@orange.fr')!.messages;
+    expect(spam(snap)).toBe(spam(before) - 1);
+  });
+});
+
 describe('SpoolScanner two phases', () => {
   /** A queue large enough that its heads are read by the worker threads, with the senders a queue has. */
   function largeQueue(dir: string): QueueTruth {

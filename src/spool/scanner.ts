@@ -116,6 +116,13 @@ const MAX_FOLDER_NAME = 100;
 /** A folder with more pending names than this is rescanned instead: the pending set stays bounded. */
 const MAX_PENDING_NAMES = 20_000;
 const SLICE_MS = 5;
+/**
+ * How much older than the start of its last listing a folder's mtime must be
+ * for an unchanged mtime to prove an unchanged folder (git's "racy" rule): a
+ * file system stamps with coarse timestamps (a tick, a second, FAT's two),
+ * so an entry made just after a listing can leave the stamp as it was.
+ */
+const RACY_MARGIN_MS = 2000;
 const SETTLE_MS = 100;
 const RECENTLY_REMOVED = 10_000;
 /**
@@ -144,6 +151,27 @@ export interface SpoolScannerOptions {
   now?: () => number;
   fs?: SpoolFs;
   log?: Logger;
+}
+
+/**
+ * A folder as it was when last listed: the directory's identity and stamps,
+ * when the listing began, and the subfolders it found (`_outgoing`).
+ */
+interface FolderListing {
+  dev: number;
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  startedMs: number;
+  subfolders: string[];
+}
+
+/** Folder passes of full scans and rescans since start. */
+export interface FolderPasses {
+  /** Passes that listed the folder. */
+  listed: number;
+  /** Passes that found the directory unchanged since its last listing and lstat'ed the files known instead. */
+  unchanged: number;
 }
 
 export interface ScanStatus {
@@ -175,6 +203,9 @@ export class SpoolScanner {
   private readonly failing = new Set<string>();
   /** Raw Original Sender addresses from the workers, normalized once each. */
   private readonly labels = new Map<string, string>();
+  /** Each folder's last complete listing: a rescan of a directory that has not changed since skips the listing. */
+  private readonly listings = new Map<string, FolderListing>();
+  private readonly passes: FolderPasses = { listed: 0, unchanged: 0 };
   private work: Promise<void> = Promise.resolve();
   /** The second phase while it runs: reading pending heads. */
   private reading: Promise<void> | undefined;
@@ -216,6 +247,11 @@ export class SpoolScanner {
   /** Folders that could not be read, files whose stat or head failed: a counter. */
   scanErrors(): number {
     return this.errors;
+  }
+
+  /** How many folder passes listed their folder, and how many found it unchanged and did not. */
+  folderPasses(): FolderPasses {
+    return { ...this.passes };
   }
 
   /** Whether every outgoing message's sender is read: the sender figures are complete. */
@@ -311,10 +347,13 @@ export class SpoolScanner {
   /**
    * Lists one queue folder and lstats its files: what it holds replaces what
    * the summary had. For `_outgoing`, also finds its subfolders and (deep)
-   * scans them.
+   * scans them. A folder whose directory has not changed since its last
+   * listing is not listed again: its known files are lstat'ed (see unchangedSince).
    */
   private async scanFolder(folder: string, deep: boolean): Promise<void> {
     const path = join(this.root, folder);
+    // Before the directory's lstat: whatever changes it after this time stamps it at this time or later.
+    const startedMs = Date.now();
     let st: Stats | undefined;
     try {
       st = this.fs.lstat(path);
@@ -334,6 +373,18 @@ export class SpoolScanner {
     }
     this.summary.addFolder(folder);
     this.watchFolder(folder, st.ino);
+    const errorsBefore = this.errors;
+    const listing = this.listings.get(folder);
+    if (listing && !this.failing.has(folder) && unchangedSince(listing, st)) {
+      this.passes.unchanged++;
+      if (!(await this.statKnown(folder, path))) return;
+      // A file that could not be lstat'ed was swept as a listing would; the next pass lists again.
+      if (this.errors !== errorsBefore) this.listings.delete(folder);
+      await this.scanSubfolders(folder, listing.subfolders, deep);
+      return;
+    }
+    this.listings.delete(folder);
+    this.passes.listed++;
     // A first look (no file known) goes to the workers; a rescan stays here (see the top of the file).
     const firstLook = this.summary.fileCount(folder) === 0;
     const generation = this.summary.beginScan(folder);
@@ -405,9 +456,42 @@ export class SpoolScanner {
     this.summary.sweep(folder, generation);
     this.summary.settle();
     this.failing.delete(folder);
+    // Kept only when every file was lstat'ed: a file whose lstat failed is not known, and only a listing finds it again.
+    if (this.errors === errorsBefore) {
+      this.listings.set(folder, { dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, startedMs, subfolders });
+    }
+    await this.scanSubfolders(folder, subfolders, deep);
+  }
+
+  /**
+   * The pass over a folder whose directory has not changed since it was
+   * listed: no entry was made, removed or renamed, so the names are the ones
+   * known, and each is lstat'ed, in the order known, as a listing would.
+   * A file rewritten in place is seen by its size and time; one that is gone
+   * after all (a racing delete) is forgotten. False when the pass was abandoned.
+   */
+  private async statKnown(folder: string, path: string): Promise<boolean> {
+    const generation = this.summary.beginScan(folder);
+    const paths = new FolderPaths(path);
+    const names = this.summary.fileNames(folder);
+    for (let i = 0; i < names.length; i++) {
+      if ((i & 63) === 0 && performance.now() - this.lastSlice > SLICE_MS) {
+        await this.yieldSlice();
+        if (this.stopped || !this.summary.hasFolder(folder)) return false;
+      }
+      this.applyName(folder, paths, names[i]!);
+    }
+    this.summary.sweep(folder, generation);
+    this.summary.settle();
+    this.failing.delete(folder);
+    return true;
+  }
+
+  /** After a pass over a folder: for `_outgoing`, tracks the subfolders it holds (within the limits) and scans them. */
+  private async scanSubfolders(folder: string, subfolders: readonly string[], deep: boolean): Promise<void> {
     if (folder !== OUTGOING) return;
     const present = new Set<string>();
-    for (const name of subfolders.sort()) {
+    for (const name of [...subfolders].sort()) {
       const sub = `${OUTGOING}/${name}`;
       if (name === '' || name.length > MAX_FOLDER_NAME || present.size >= MAX_OUTGOING_SUBFOLDERS) {
         this.options.log?.warn('spool: outgoing subfolder not tracked', { folder: sub.slice(0, 200) });
@@ -686,6 +770,7 @@ export class SpoolScanner {
     const doomed = folder === OUTGOING ? this.summary.folderNames().filter((f) => f.startsWith(`${OUTGOING}/`)) : [];
     for (const f of [...doomed, folder]) {
       this.summary.removeFolder(f);
+      this.listings.delete(f);
       this.unwatch(f);
       this.pendingNames.delete(f);
       if (f !== folder) this.failing.delete(f);
@@ -890,4 +975,21 @@ function isCode(err: unknown, code: string): boolean {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Whether a directory is provably as it was at its last listing: the same
+ * directory (device and inode), the same mtime and ctime (making, removing or
+ * renaming an entry sets both to the current time), and that mtime older than
+ * the listing's start by the racy margin. Within the margin, an entry made
+ * just after the listing could have left a coarse stamp as it was.
+ */
+function unchangedSince(listing: FolderListing, st: Stats): boolean {
+  return (
+    st.dev === listing.dev &&
+    st.ino === listing.ino &&
+    st.mtimeMs === listing.mtimeMs &&
+    st.ctimeMs === listing.ctimeMs &&
+    st.mtimeMs < listing.startedMs - RACY_MARGIN_MS
+  );
 }

@@ -729,6 +729,11 @@ export class SpoolSummary {
     return undefined;
   }
 
+  /** The names of a folder's recorded files, in table order (the order its first listing gave them). */
+  fileNames(folder: string): string[] {
+    return this.folders.get(folder)?.fileNames() ?? [];
+  }
+
   /** Files of a folder, known or not (a rescan of a folder that holds none is a first look). */
   fileCount(folder: string): number {
     return this.folders.get(folder)?.fileCount() ?? 0;
