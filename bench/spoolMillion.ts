@@ -337,10 +337,15 @@ export async function benchSpoolMillion(rounds = 3): Promise<{ rows: BenchRow[];
   \`open\` 7.4, \`readdir\` 2.5, \`close\` 2.0, \`path.join\` 1.2, garbage collection 1.0. The workers run at nice 10,
   so scrapes get the CPU first (p50 1.2 ms instead of 8.6 ms during the head reads under load); within the exporter's
   own share that costs the head reads little, as the main thread is mostly idle. The rescan runs on the main thread (a
-  folder already known: no names passed to a worker and back), each \`lstat\` through fs's binding, each file found at the
-  slot after the last one (a folder lists in the same order while unchanged); its profile (2026-11-30 04:00, load 6–7,
-  10.2 s): \`lstat\` 6.3, \`getdents64\` 1.8, the scanner's JavaScript 1.1, garbage collection 0.4, yielding every 5 ms
-  0.2; the bare loop pays a Stats and four Dates per file instead. The page cache: this machine's kernel pages out
+  folder already known: no names passed to a worker and back) and lists no folder whose directory has not changed since
+  its last listing (the same device and inode, mtime and ctime, that mtime over 2 s before the listing began: git's
+  "racy" rule, for coarse timestamps): it \`lstat\`s the folder, then each file it knows, by name, in the order it knows
+  them, through fs's binding, each found at the slot after the last one. Until 2026-11-30 it listed every folder
+  (\`getdents64\` 1.8 of 10.2 s in a profile at load 6–7; 0.91× the bare loop's CPU in the run of 04:31). Its profile now
+  (2026-11-30 06:55, load 1.5–2.7, three rescans through the inspector, 5.8 s each): per rescan \`lstat\` 5.3, the
+  scanner's JavaScript 0.34 (the copy of the known names 0.06), garbage collection 0.02; the bare loop pays a
+  \`getdents64\` per 1 KiB of entries and a Stats and four Dates per file besides. What limits it is that \`lstat\`, one per
+  file: a file rewritten in place changes no directory, so only its own \`lstat\` shows it. The page cache: this machine's kernel pages out
   memory not touched for about a minute (DAMON, 128 MB/s at most), so a run that comes a minute after the last read of
   the heads reads some from the disk (MB read from disk above); hence the untimed pass before each timed run.`,
       ],

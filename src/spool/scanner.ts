@@ -10,8 +10,12 @@
 // first, on worker threads for large batches, while scrapes and file events
 // go on, and the sender figures fill in as it goes (snapshot().pendingSenders
 // says how many are still to read). A rescan reuses what it knows: a file
-// with the same size and modification time is not read again, so a rescan of
-// an unchanged queue is one listing and one lstat per file.
+// with the same size and modification time is not read again, and a folder
+// whose directory has not changed since it was last listed (the same inode,
+// mtime and ctime: making, removing or renaming an entry sets them; that mtime
+// over 2 s older than the listing, for coarse timestamps) is not listed
+// again, its known files are lstat'ed by name. A rescan of an unchanged queue
+// is one lstat per file and one per folder.
 //
 // Why fs.watch and not chokidar: chokidar stats every file it watches and
 // keeps a record per file, i.e. a second walk of a 200,000-file queue and its
