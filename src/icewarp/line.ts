@@ -1,3 +1,5 @@
+import type { ScannedLines } from '../smtp/parser.js';
+
 // The IceWarp SMTP log line layout: `<peer> [<thread>] <time> <rest>`.
 // See ../shared/spec/icewarp-formats.md. Hot path: millions of lines per
 // second, so the scanner walks the line's bytes (no string per line, no
@@ -285,3 +287,75 @@ export function fileDaySeconds(file: string): number | undefined {
 }
 
 const FILE_DATE = /(\d{4})(\d{2})(\d{2})(?:-\d+)?(?:\.[A-Za-z0-9]+)*$/;
+
+/** Int32 fields a line takes in ScannedLines.ints: start, end (without LF), then LineScanner's fields; restStart -1 for a line not in the layout. */
+const FIELDS = 11;
+
+/**
+ * Scans every line of `chunk` (lines ending with LF, the last one's LF
+ * possibly missing) into `into` when its arrays are large enough (memory
+ * handed back by the other thread), else into new ones.
+ */
+export function scanLines(chunk: Buffer, into?: ScannedLines): ScannedLines {
+  const s = new LineScanner();
+  // Room for lines of 32 bytes (IceWarp's are 60-80), grown when shorter ones come.
+  const guess = (chunk.length >> 5) + 16;
+  let ints = into !== undefined && into.times.length >= guess ? into.ints : new Int32Array(guess * FIELDS);
+  let times = into !== undefined && into.times.length >= guess ? into.times : new Float64Array(guess);
+  let count = 0;
+  let at = 0;
+  while (at < chunk.length) {
+    let nl = chunk.indexOf(0x0a, at);
+    if (nl < 0) nl = chunk.length;
+    if (count === times.length) {
+      const more = new Int32Array(ints.length * 2);
+      more.set(ints);
+      ints = more;
+      const moreTimes = new Float64Array(times.length * 2);
+      moreTimes.set(times);
+      times = moreTimes;
+    }
+    const f = count * FIELDS;
+    ints[f] = at;
+    ints[f + 1] = nl;
+    if (s.scan(chunk, at, nl)) {
+      ints[f + 2] = s.restStart;
+      ints[f + 3] = s.restEnd;
+      ints[f + 4] = s.bracket;
+      ints[f + 5] = s.sessionHash;
+      ints[f + 6] = s.prefixLength;
+      ints[f + 7] = s.threadNumber;
+      ints[f + 8] = s.peerHash;
+      ints[f + 9] = s.prefixHash;
+      ints[f + 10] = s.timeKind;
+      times[count] = s.timeValue;
+    } else ints[f + 2] = -1;
+    count++;
+    at = nl + 1;
+  }
+  return { count, ints, times };
+}
+
+/** Line `i` of `lines` into `s`, as if s.scan had read it; false for a line not in the layout. */
+export function loadScanned(s: LineScanner, lines: ScannedLines, i: number): boolean {
+  const ints = lines.ints;
+  const f = i * FIELDS;
+  const restStart = ints[f + 2]!;
+  if (restStart < 0) return false;
+  s.restStart = restStart;
+  s.restEnd = ints[f + 3]!;
+  s.bracket = ints[f + 4]!;
+  s.sessionHash = ints[f + 5]!;
+  s.prefixLength = ints[f + 6]!;
+  s.threadNumber = ints[f + 7]!;
+  s.peerHash = ints[f + 8]!;
+  s.prefixHash = ints[f + 9]!;
+  s.timeKind = ints[f + 10]! as 0 | 1 | 2;
+  s.timeValue = lines.times[i]!;
+  return true;
+}
+
+/** Where line `i` of `lines` starts in its chunk. */
+export function scannedStart(lines: ScannedLines, i: number): number {
+  return lines.ints[i * FIELDS]!;
+}

@@ -7,6 +7,7 @@ import { SpoolScanner } from '../spool/scanner.js';
 import { compileFileNamePattern } from '../tail/glob.js';
 import { compareIcewarpLogNames } from './files.js';
 import { icewarpStolenAccountSteps } from './response.js';
+import { scanLines } from './line.js';
 import { IcewarpSessions } from './sessions.js';
 
 export const icewarpSection = section({
@@ -35,6 +36,7 @@ export const icewarpMta: Mta<IcewarpSection> = {
       matches: compileFileNamePattern(s.log_file_pattern),
       order: compareIcewarpLogNames,
       createParser: (opts) => new IcewarpSessions(opts),
+      scanLines,
     };
   },
   queue(s) {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
+import { scenarioLines } from '../demo/scenario.js';
+import { scanLines } from './line.js';
 import { IcewarpSessions } from './sessions.js';
 
 // The real samples of ../shared/samples/, committed under the daily names IceWarp gives its logs
@@ -724,5 +726,55 @@ describe('IcewarpSessions: passwords are never kept', () => {
     }
     // The walk did see the state: usernames are there.
     expect(stateText).toContain('user0@domaine.com');
+  });
+});
+
+describe('IcewarpSessions: lines scanned in another thread (scanLines, then feedScanned)', () => {
+  /** The facts and counts of a chunk fed whole, and the same chunk scanned first, in pieces cut anywhere between lines. */
+  function both(text: string, pieces: number): { whole: unknown; scanned: unknown } {
+    const chunk = Buffer.from(text, 'utf8');
+    const feed = (scanned: boolean): unknown => {
+      const facts: SmtpFact[] = [];
+      const parser = new IcewarpSessions({ localDomains: new LocalDomains([]), emit: (f) => facts.push(f) });
+      let lines = 0;
+      const cuts = [0];
+      for (let i = 1; i < pieces; i++) {
+        const nl = chunk.indexOf(0x0a, Math.floor((chunk.length * i) / pieces));
+        if (nl >= 0 && nl + 1 > cuts[cuts.length - 1]!) cuts.push(nl + 1);
+      }
+      cuts.push(chunk.length);
+      let reuse: ReturnType<typeof scanLines> | undefined;
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const piece = chunk.subarray(cuts[i], cuts[i + 1]);
+        if (scanned) {
+          // The arrays of a piece are reused for the next, as the threads hand them back.
+          reuse = scanLines(piece, reuse);
+          lines += parser.feedScanned(FILE, piece, reuse);
+        } else lines += parser.feedChunk(FILE, piece);
+      }
+      return { facts, lines, stats: parser.stats };
+    };
+    return { whole: feed(false), scanned: feed(true) };
+  }
+
+  it('gives the facts and counts of feedChunk: the real samples, CRLF, lines out of the layout, a last line without LF', () => {
+    const samples = Object.values(SAMPLE_FILE).map((f) => readFileSync(new URL(f, SAMPLES), 'utf8')).join('\n');
+    const text = samples.replaceAll('\n', '\r\n') + '\ngarbage without layout\n\n127.0.0.1 [0a1b] 10:00:00 Connected';
+    for (const pieces of [1, 3, 17]) {
+      const { whole, scanned } = both(text, pieces);
+      expect(scanned).toEqual(whole);
+      expect((whole as { facts: SmtpFact[] }).facts.length).toBeGreaterThanOrEqual(4);
+    }
+  });
+
+  it('grows its arrays for a chunk of short lines, and agrees on a generated attack day', () => {
+    const { whole, scanned } = both('\n'.repeat(5000) + 'x [1] 00:00:01 Connected\n'.repeat(3000), 2);
+    expect(scanned).toEqual(whole);
+    const day = [...scenarioLines({ seed: 3, start: new Date(DAY * 1000), durationSeconds: 3600, legitimateUsers: 20, attack: { account: 'info@domaine.com', startSecond: 600, messagesPerMinute: 30, recipientsPerMessage: 5, ips: 20, foreignSender: true } })]
+      .map((l) => l.line)
+      .join('\n');
+    const generated = both(day, 9);
+    expect(generated.scanned).toEqual(generated.whole);
+    expect((generated.whole as { facts: SmtpFact[] }).facts.filter((f) => f.type === 'message').length).toBeGreaterThan(100);
   });
 });

@@ -10,7 +10,8 @@
 // keep (a peer, an address, a username), and then only that part does.
 
 import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
-import { LineScanner, fileDaySeconds } from './line.js';
+import { LineScanner, fileDaySeconds, loadScanned, scannedStart } from './line.js';
+import type { ScannedLines } from '../smtp/parser.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
 
 export interface IcewarpSessionsOptions {
@@ -234,14 +235,30 @@ export class IcewarpSessions {
     return lines;
   }
 
+  /**
+   * A chunk's lines as another thread scanned them (scanLines): the same
+   * as feedChunk(file, chunk), without scanning again. Returns the number of lines.
+   */
+  feedScanned(file: string, chunk: Buffer, lines: ScannedLines): number {
+    const s = this.scanner;
+    for (let i = 0; i < lines.count; i++) {
+      this.lines++;
+      if (loadScanned(s, lines, i)) this.scanned(file, chunk, scannedStart(lines, i));
+      else this.unparsed++;
+    }
+    return lines.count;
+  }
+
   /** One line: buf[start, end), without its LF. */
   feedBytes(file: string, buf: Buffer, start: number, end: number): void {
     this.lines++;
+    if (this.scanner.scan(buf, start, end)) this.scanned(file, buf, start);
+    else this.unparsed++;
+  }
+
+  /** The line at `start` of buf, which this.scanner has just read (its fields are the line's). */
+  private scanned(file: string, buf: Buffer, start: number): void {
     const s = this.scanner;
-    if (!s.scan(buf, start, end)) {
-      this.unparsed++;
-      return;
-    }
     let time: number;
     if (s.timeKind === 1) {
       const day = this.dayOf(file);
@@ -256,7 +273,7 @@ export class IcewarpSessions {
       time = Number.isNaN(this.lastTime) ? 0 : this.lastTime;
     }
     const r = s.restStart;
-    end = s.restEnd;
+    const end = s.restEnd;
     if (r + 3 > end) return; // no content, or too short to be a protocol line
     const c0 = buf[r]!;
     const c1 = buf[r + 1]!;

@@ -20,6 +20,8 @@ const MESSAGE = 3;
 const MECHANISMS: readonly AuthMechanism[] = ['login', 'plain', 'cram_md5', 'other'];
 /** An absent string or flag. */
 const NONE = -1;
+/** A recipient's domain that is not the end of its address: sent as a string of its own. */
+const OWN_DOMAIN = -2;
 
 /** Collects facts (in the parser's thread) until take(). */
 export class FactBatchWriter {
@@ -50,9 +52,17 @@ export class FactBatchWriter {
         this.push3(MESSAGE, fact.time, this.string(fact.peer));
         const authenticated = fact.authenticated === undefined ? NONE : fact.authenticated ? 1 : 0;
         this.push3(fact.account === undefined ? NONE : this.string(fact.account), authenticated, this.string(fact.mailFrom));
-        this.room(1 + 3 * fact.recipients.length);
-        this.numbers[this.used++] = fact.recipients.length;
-        for (const r of fact.recipients) this.push3(this.string(r.address), this.string(r.domain), r.external ? 1 : 0);
+        const recipients = fact.recipients;
+        this.room(1 + 3 * recipients.length);
+        this.numbers[this.used++] = recipients.length;
+        for (let i = 0; i < recipients.length; i++) {
+          const { address, domain, external } = recipients[i]!;
+          // The domain is the end of its address, after the `@`, as every parser makes it: its length is enough.
+          const at = address.length - domain.length - 1;
+          const suffix = at >= 0 && address.charCodeAt(at) === 0x40 && address.endsWith(domain);
+          this.push3(this.string(address), suffix ? domain.length : OWN_DOMAIN, external ? 1 : 0);
+          if (!suffix) this.push1(this.string(domain));
+        }
         return;
       }
     }
@@ -78,6 +88,11 @@ export class FactBatchWriter {
     this.lastIndex = this.strings.length;
     this.strings.push(s);
     return this.lastIndex;
+  }
+
+  private push1(a: number): void {
+    this.room(1);
+    this.numbers[this.used++] = a;
   }
 
   private push3(a: number, b: number, c: number): void {
@@ -124,7 +139,15 @@ export function applyFacts(batch: FactBatch, at: number, max: number, apply: (fa
       const count = n[at + 3]!;
       at += 4;
       const recipients: Recipient[] = new Array(count);
-      for (let r = 0; r < count; r++, at += 3) recipients[r] = { address: str(n[at]!), domain: str(n[at + 1]!), external: n[at + 2] === 1 };
+      for (let r = 0; r < count; r++) {
+        const address = str(n[at]!);
+        const domainLength = n[at + 1]!;
+        const external = n[at + 2] === 1;
+        at += 3;
+        // A slice of the address (it holds only that short string alive).
+        const domain = domainLength === OWN_DOMAIN ? str(n[at++]!) : address.slice(address.length - domainLength);
+        recipients[r] = { address, domain, external };
+      }
       const fact: SmtpFact = { type: 'message', time, peer, account: account === NONE ? undefined : str(account), mailFrom, recipients };
       if (authenticated !== NONE) fact.authenticated = authenticated === 1;
       apply(fact);

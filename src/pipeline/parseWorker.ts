@@ -29,12 +29,16 @@ port.on('message', (m: ToParser) => {
   }
   const started = performance.now();
   const chunk = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-  const lines = feedChunkTo(parser, m.file, chunk);
+  const lines = m.scanned && parser.feedScanned ? parser.feedScanned(m.file, chunk, m.scanned) : feedChunkTo(parser, m.file, chunk);
   const batch = facts.take();
   const { lines: fed, unparsed, lastLineTime } = parser.stats;
-  // The chunk's memory goes back too: the main thread sends the next chunk in it.
+  // The chunk's memory goes back too (and its scanned lines'): the main thread sends the next chunk in it.
   port.postMessage(
-    { kind: 'counted', bytes: m.bytes, lines, facts: batch, stats: { lines: fed, unparsed, lastLineTime }, seconds: (performance.now() - started) / 1000 },
-    [batch.numbers.buffer as ArrayBuffer, m.bytes.buffer as ArrayBuffer],
+    { kind: 'counted', bytes: m.bytes, scanned: m.scanned, lines, facts: batch, stats: { lines: fed, unparsed, lastLineTime }, seconds: (performance.now() - started) / 1000 },
+    [
+      batch.numbers.buffer as ArrayBuffer,
+      m.bytes.buffer as ArrayBuffer,
+      ...(m.scanned ? [m.scanned.ints.buffer as ArrayBuffer, m.scanned.times.buffer as ArrayBuffer] : []),
+    ],
   );
 });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
-import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
+import { feedChunkTo, type LogParser, type LogParserStats, type LogSource, type ScannedLines } from '../smtp/parser.js';
 import type { LineSink } from '../tail/tailer.js';
 import { applyFacts, type FactBatch } from './factBatch.js';
 
@@ -25,13 +25,16 @@ export interface ParserThreadInit {
 }
 
 export type ToParser =
-  | { kind: 'lines'; file: string; bytes: Uint8Array }
+  /** `scanned`: the chunk's lines as the LogSource's scanLines read them here, when it has one. */
+  | { kind: 'lines'; file: string; bytes: Uint8Array; scanned: ScannedLines | undefined }
   | { kind: 'settings'; localDomains: string[]; timeZone: string };
 
 interface Counted {
   kind: 'counted';
   /** The chunk's bytes as sent, moved back for the next chunk. */
   bytes: Uint8Array;
+  /** The scanned lines as sent, moved back too. */
+  scanned: ScannedLines | undefined;
   lines: number;
   facts: FactBatch;
   stats: LogParserStats;
@@ -75,6 +78,8 @@ export class ParserThread implements LineSink {
   private readonly spare: Buffer[] = [];
   /** Memory moved back by the worker with its answers, for the next chunks sent (fresh memory costs page faults). */
   private readonly returned: ArrayBuffer[] = [];
+  /** Scanned-lines arrays moved back by the worker, for the next chunks. */
+  private readonly spareScanned: ScannedLines[] = [];
   private room: (() => void) | undefined;
   private drained: Array<() => void> = [];
   /** After the worker failed: the parser in this thread, and the worker's counts it goes on from. */
@@ -114,8 +119,10 @@ export class ParserThread implements LineSink {
     const memory = this.returned.pop();
     const sent = memory !== undefined && memory.byteLength >= chunk.length ? new Uint8Array(memory, 0, chunk.length) : new Uint8Array(Math.max(BUFFER_BYTES, chunk.length)).subarray(0, chunk.length);
     sent.set(chunk);
-    const message: ToParser = { kind: 'lines', file, bytes: sent };
-    this.worker.postMessage(message, [sent.buffer]);
+    // The MTA's first stage (line ends, each line's layout) runs here: the parser's thread has the heavier share.
+    const scanned = this.source.scanLines?.(chunk, this.spareScanned.pop());
+    const message: ToParser = { kind: 'lines', file, bytes: sent, scanned };
+    this.worker.postMessage(message, scanned ? [sent.buffer, scanned.ints.buffer as ArrayBuffer, scanned.times.buffer as ArrayBuffer] : [sent.buffer]);
     if (this.inFlight.length < IN_FLIGHT) return undefined;
     return new Promise((resolve) => (this.room = resolve));
   }
@@ -153,6 +160,7 @@ export class ParserThread implements LineSink {
    */
   private answered(m: Counted): void {
     if (m.bytes.buffer.byteLength === BUFFER_BYTES && this.returned.length < IN_FLIGHT) this.returned.push(m.bytes.buffer as ArrayBuffer);
+    if (m.scanned && this.spareScanned.length < IN_FLIGHT) this.spareScanned.push(m.scanned);
     this.answers.push(m);
     if (this.answers.length === 1) setImmediate(this.countNext);
   }

@@ -32,6 +32,12 @@ export interface LogParser {
    * the chunk (UTF-8, U+FFFD for bad bytes) and calls feedLines.
    */
   feedChunk?(file: string, chunk: Buffer): number;
+  /**
+   * The same lines, already scanned by the LogSource's scanLines in another
+   * thread: the parser reads the fields instead of scanning again. Optional,
+   * with scanLines.
+   */
+  feedScanned?(file: string, chunk: Buffer, lines: ScannedLines): number;
   readonly stats: LogParserStats;
   setLocalDomains(localDomains: LocalDomains): void;
   setTimeZone(zone: string): void;
@@ -53,6 +59,25 @@ export interface LogSource {
   /** Oldest first: the MTA's own naming of rotated files decides (IceWarp dates its names, logrotate numbers them). */
   order(a: string, b: string): number;
   createParser(opts: LogParserOptions): LogParser;
+  /**
+   * Optional: the first stage of the MTA's parser, on its own (finding line
+   * ends, reading each line's layout), so that it can run in the thread that
+   * reads the files while the parser's feedScanned runs in another (see
+   * pipeline/parserThread.ts). `into`: arrays to reuse when large enough.
+   */
+  scanLines?(chunk: Buffer, into?: ScannedLines): ScannedLines;
+}
+
+/**
+ * A chunk's lines as an MTA's scanLines read them: numbers only, in typed
+ * arrays whose memory moves between threads without a copy. What the
+ * numbers mean is the MTA's own (its scanLines and feedScanned agree).
+ */
+export interface ScannedLines {
+  /** Lines in the chunk. */
+  count: number;
+  ints: Int32Array;
+  times: Float64Array;
 }
 
 /**
