@@ -9,6 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../logger.js';
+import { clientConnected } from '../turns.js';
 import { BasicAuth } from './basicAuth.js';
 import { readTlsFiles, readWebConfig, tlsContext, type TlsContext, type WebConfig } from './webConfig.js';
 
@@ -71,6 +72,8 @@ export async function listen(opts: ListenOptions): Promise<WebServer> {
   };
 
   const http = createHttpServer(guarded);
+  // A plain connection is accepted here; a TLS one by the server below, which says so too.
+  http.on('connection', () => clientConnected());
   // Node's socket timeout is inactivity: it fires while a paused client leaves the response unwritten.
   http.timeout = opts.stallTimeoutMs ?? 0;
   http.on('timeout', (socket: Socket) => {
@@ -83,6 +86,7 @@ export async function listen(opts: ListenOptions): Promise<WebServer> {
     const tlsFor = tlsContexts(file!);
     await tlsFor(); // a certificate that cannot be read is fatal at start
     server = createNetServer({ pauseOnConnect: true }, (socket) => {
+      clientConnected();
       rawSockets.add(socket);
       socket.once('close', () => rawSockets.delete(socket));
       socket.on('error', () => socket.destroy());

@@ -20,13 +20,18 @@ import { configuredMta } from '../mtas.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
+import { stepAside } from '../turns.js';
 import { LogTailer, type LineSink } from '../tail/tailer.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
 
-/** Parsing in the main thread holds the event loop about this long at a time (ms). */
-const SLICE_MS = 4;
-/** Bytes of whole lines parsed between looks at the clock (about a thousand IceWarp lines). */
-const SLICE_BYTES = 64 * 1024;
+/**
+ * Parsing in the main thread holds the event loop about this long at a time
+ * (ms). Short: a turn of the loop accepts one new connection (see turns.ts),
+ * and a client's scrape waits for its requests to be read between slices.
+ */
+const SLICE_MS = 1;
+/** Bytes of whole lines parsed between looks at the clock (about 250 IceWarp lines). */
+const SLICE_BYTES = 16 * 1024;
 
 /** MAILRELAY_PARSER_THREAD=1: the parser in a thread of its own (see the top of this file). */
 export function parserThreadWanted(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -163,7 +168,7 @@ export class LogPipeline implements Running<LogSettings> {
         return new Promise<void>((resolve, reject) => {
           const next = (): void => {
             try {
-              if (!slice()) return void setImmediate(next);
+              if (stepAside() || !slice()) return void setImmediate(next);
               finish();
               resolve();
             } catch (err) {

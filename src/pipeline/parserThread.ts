@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { feedChunkTo, type LogParser, type LogParserStats, type LogSource, type ScannedLines } from '../smtp/parser.js';
 import type { LineSink } from '../tail/tailer.js';
+import { stepAside } from '../turns.js';
 import { applyFacts, type FactBatch } from './factBatch.js';
 
 /** What the worker needs to make the MTA's parser: plain data, cloned to it. */
@@ -61,8 +62,8 @@ interface InFlight {
 /** Chunks handed to the worker and not yet counted, at most: enough to keep both threads busy, little memory. */
 const IN_FLIGHT = 8;
 const BUFFER_BYTES = 1 << 20;
-/** Counting facts holds the event loop about this long at a time (ms). */
-const SLICE_MS = 5;
+/** Counting facts holds the event loop about this long at a time (ms): short, as the parser's slices in the main thread (logPipeline.ts). */
+const SLICE_MS = 1;
 
 export class ParserThread implements LineSink {
   readonly stats: LogParserStats = { lines: 0, unparsed: 0, lastLineTime: undefined };
@@ -168,6 +169,7 @@ export class ParserThread implements LineSink {
   private readonly countNext = (): void => {
     const m = this.answers[0];
     if (!m) return;
+    if (stepAside()) return void setImmediate(this.countNext);
     const started = performance.now();
     const until = started + SLICE_MS;
     do this.cursor = applyFacts(m.facts, this.cursor, 256, this.count);
