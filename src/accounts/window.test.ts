@@ -19,19 +19,20 @@ describe('SlidingSet', () => {
     for (let i = 0; i < 10; i++) s.add(`k${i}`, i);
     s.add('k0', 100); // seen again: now the most recent
     s.add('new', 101);
-    expect(s.size).toBe(10);
-    // Ten keys seen after time 1.5 means k1 (time 1) made room and k0 (seen again) survived.
-    expect(s.count(101, 99.5)).toBe(10);
+    // A quarter (two keys) made room: k1 and k2, the least recently seen; k0, seen again, survived.
+    expect(s.size).toBe(9);
+    expect(s.count(101, 98.5)).toBe(9); // every key left was seen after time 2.5: k3…k9, k0 and new
+    expect(s.count(101, 97.5)).toBe(8); // k3 (time 3) is the oldest left
     for (let i = 0; i < 1000; i++) s.add(`spray${i}`, 200 + i);
     expect(s.size).toBeLessThanOrEqual(10);
     expect(s.count(1199, 5)).toBe(5); // the five most recent keys
   });
 
-  it('makes room by dropping exactly the least recently seen tenth, the first added first among equal times', () => {
-    // What shedding means, written the slow way: sort by last sighting (stably), drop the first tenth.
+  it('makes room by dropping exactly the least recently seen quarter, the first added first among equal times', () => {
+    // What shedding means, written the slow way: sort by last sighting (stably), drop the first quarter.
     const reference = (entries: [string, number][]): string[] => {
       const sorted = [...entries].sort((a, b) => a[1] - b[1]);
-      const victims = Math.max(1, Math.floor(sorted.length / 10));
+      const victims = Math.max(1, Math.floor(sorted.length / 4));
       const gone = new Set(sorted.slice(0, victims).map(([k]) => k));
       return entries.filter(([k]) => !gone.has(k)).map(([k]) => k);
     };
