@@ -38,6 +38,8 @@ export class AccountStats {
   readonly senders: SenderTally;
   /** Messages per minute and hour of log time, for the windows of the console and `logs report`. */
   readonly recent = new RecentActivity();
+  /** The account's label text, for whoever renders its series (collectors/log.ts), made once. */
+  labelText: string | undefined = undefined;
 
   constructor(maxSenders: number) {
     this.senders = new SenderTally(maxSenders);

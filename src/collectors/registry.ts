@@ -69,7 +69,10 @@ export class ExporterRegistry extends Registry {
     const emit = (data: Buffer): void => {
       if (write(data) === false) full = true;
     };
-    const put = (text: string): void => {
+    // Samples are joined as text and written into the chunk a few kilobytes at a time: a
+    // Buffer.write per sample (120,000 at 10,000 accounts) was most of the rendering.
+    let text = '';
+    const flush = (): void => {
       // A UTF-16 code unit takes at most 3 bytes in UTF-8.
       if (used + text.length * 3 > CHUNK) {
         if (used > 0) emit(chunk.subarray(0, used));
@@ -77,6 +80,11 @@ export class ExporterRegistry extends Registry {
         used = 0;
       }
       used += chunk.write(text, used);
+      text = '';
+    };
+    const put = (sample: string): void => {
+      text += sample;
+      if (text.length >= TEXT_CHARS) flush();
     };
     const own = await super.metrics();
     // prom-client answers "\n" when it has nothing; families are separated by a blank line, as it does.
@@ -92,11 +100,14 @@ export class ExporterRegistry extends Registry {
       const open = `${name}{`;
       collect((labels, value) => put(labels === '' ? `${name} ${formatValue(value)}\n` : `${open}${labels}} ${formatValue(value)}\n`));
     }
+    flush();
     if (used > 0) emit(chunk.subarray(0, used));
   }
 }
 
 const CHUNK = 64 * 1024;
+/** Characters of samples joined before they are written into the chunk. */
+const TEXT_CHARS = 8 * 1024;
 
 /** `name="value"`, escaped: label values come from mail logs, and attackers choose them. */
 export function labelPair(name: string, value: string): string {
