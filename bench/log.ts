@@ -550,7 +550,7 @@ export const logGroup: BenchGroup = {
   The catch-up runs on one core (the main thread; its file reads on libuv's threads), as the bare loop does.`,
         `Catch-up: ${fmt(log.lines)} lines of a generated attack scenario (\`src/demo/scenario.ts\`) in daily files, read from the
   first byte until the log pipeline is ready, through the real tailer, IceWarp parser (in the main thread, in slices of about
-  4 ms between turns of the event loop, the default) and account book (warm page cache and JIT, as for a long-running
+  1 ms between turns of the event loop, the default) and account book (warm page cache and JIT, as for a long-running
   exporter): the median of three runs after a warm-up. Each run is next to a run of the bare loop and one of the catch-up with
   the parser in a thread of its own (\`parserThread: true\`, as \`MAILRELAY_PARSER_THREAD=1\` gives). CPU time: user +
   system of the whole process (every thread), from \`process.cpuUsage\`.`,
@@ -576,19 +576,27 @@ export const logGroup: BenchGroup = {
   ${fmt((parserRatio / 0.65 - 1) * 100)}% of the parser's time, where they take ${fmt((parserRatio / bareRatio - 1) * 100)}% of it.
   Before this run the book took about twice as long (a SlidingSet sighting was two Map lookups, and shedding a tenth of a full one copied the map through an iterator, 3 ms each time at 10,000 keys; the
   failed-username LRU stepped over its holes at each eviction).`,
-        `The parser thread (\`MAILRELAY_PARSER_THREAD=1\`, the row above) moves the parser to a second core but costs more CPU in all
-  (the row's ratio): each chunk is copied to cross, its facts written into a batch, their strings cloned by \`postMessage\`
-  (10-23% of the thread's samples) and made objects again in the main thread, where the book hashes them afresh. Numbering
-  each string once on the thread's side (a Map of the strings sent) was tried and measured: its lookups took 20% of the
-  thread's samples, more than the cloning they saved. The thread's work alone on one core (the row above) is its ceiling,
-  reached only with a core free, which this shared machine does not have (the load average above): the main thread is the
-  default.`,
+        `The parser thread (\`MAILRELAY_PARSER_THREAD=1\`, the row above) splits the work between two cores: the main thread reads
+  each chunk, scans its lines (line ends, each line's peer, thread and time: IceWarp's \`scanLines\`, a quarter of the parsing)
+  into typed arrays that cross with the chunk's bytes, and counts the facts that come back; the thread runs the session state
+  machine over those numbers (\`feedScanned\`) and writes the facts into a batch. It costs more CPU in all (the row's ratio):
+  each chunk is copied to cross, its facts written into a batch, their strings cloned by \`postMessage\` (a recipient's domain
+  crosses as its length within the address, not as a string) and made objects again in the main thread, where the book hashes
+  them afresh. Tried and measured, and slower: numbering each string once on the thread's side (a Map of the strings sent:
+  its lookups took 20% of the thread's samples), and the strings' UTF-8 bytes in one moved buffer instead of an array of strings
+  (Buffer.write and toString cost 150-250 ns a string here, more than the clone). Profiled on a quiet machine (2026-11-30 06:55),
+  the thread was busy 94% of the catch-up and the main thread 70%: the split is even enough, but the two together do twice
+  the work of the main thread alone, so on two cores it is no faster (the row above), and with other work on the machine it is
+  slower: the main thread is the default.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above). In the exporter, the
   main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts 10 ms after the
   first scrape asks, to gather the others, and no sooner after the last than four times its rendering took), each response
   gets the round's exposition as one buffer (no copy), written in shares of about 4 ms of a turn of the event loop, and the
-  catch-up parses in slices of about 4 ms between those turns. A profile of the exporter under the scrapes (2026-11-30, load
+  catch-up parses in slices of about 1 ms between those turns. Node accepts one new connection a turn of its event loop
+  (\`strace\` of the exporter: one \`accept4\` a turn, never a second, while the clients' \`connect\`s had all been made), so
+  with 4 ms slices the 100 clients' first scrapes waited for 100 turns, the last over a second (they were the p99); the
+  parser now also steps aside for up to 8 turns in a row for 2 ms after a client connects (\`src/turns.ts\`). A profile of the exporter under the scrapes (2026-11-30, load
   average about 6): rendering, HTTP and socket writes took about a third of its busy samples (\`writev\` alone 4%), the
   catch-up the rest; its event loop was idle a fifth of the time, waiting for the CPU its file reads and the clients got.
   So the scrapes' own work in the exporter costs about half of what the catch-up alone takes, over the 20% allowed, and
