@@ -10,53 +10,58 @@ describe('SlidingSet', () => {
     s.add('198.51.100.1', 250); // an older line read late does not move the last sighting back
     expect(s.count(300, 3600)).toBe(2);
     expect(s.count(3800, 3600)).toBe(1); // .2, last seen at 200, is out; .1 at 300 is in
+    expect(s.count(3875, 3600)).toBe(1); // still in: its last sighting is 300, not the 250 read late
     expect(s.count(3900, 3600)).toBe(0);
     expect(s.size).toBe(0);
   });
 
-  it('stays within its capacity, dropping the least recently seen first', () => {
+  it('stays within its capacity under a flood of new keys, keeping the most recent, and counts at least half of it', () => {
     const s = new SlidingSet(10);
-    for (let i = 0; i < 10; i++) s.add(`k${i}`, i);
-    s.add('k0', 100); // seen again: now the most recent
-    s.add('new', 101);
-    // A quarter (two keys) made room: k1 and k2, the least recently seen; k0, seen again, survived.
-    expect(s.size).toBe(9);
-    expect(s.count(101, 98.5)).toBe(9); // every key left was seen after time 2.5: k3…k9, k0 and new
-    expect(s.count(101, 97.5)).toBe(8); // k3 (time 3) is the oldest left
-    for (let i = 0; i < 1000; i++) s.add(`spray${i}`, 200 + i);
-    expect(s.size).toBeLessThanOrEqual(10);
-    expect(s.count(1199, 5)).toBe(5); // the five most recent keys
+    for (let i = 0; i < 5; i++) s.add(`k${i}`, i);
+    s.add('k0', 100); // seen again: moves up
+    for (let i = 5; i < 10; i++) s.add(`k${i}`, 100 + i);
+    // k1…k4 were not seen since their generation was left behind: gone. k0, seen again, is kept.
+    expect([...keysOf(s)].sort()).toEqual(['k0', 'k5', 'k6', 'k7', 'k8', 'k9']);
+    for (let i = 0; i < 1000; i++) {
+      s.add(`spray${i}`, 200 + i);
+      expect(s.size).toBeLessThanOrEqual(10);
+      const counted = s.count(200 + i, 10_000);
+      expect(counted).toBeGreaterThanOrEqual(Math.min(i + 1, 5));
+      expect(counted).toBeLessThanOrEqual(10);
+    }
+    expect(s.count(1199, 3)).toBe(3); // the three most recent keys
   });
 
-  it('makes room by dropping exactly the least recently seen quarter, the first added first among equal times', () => {
-    // What shedding means, written the slow way: sort by last sighting (stably), drop the first quarter.
-    const reference = (entries: [string, number][]): string[] => {
-      const sorted = [...entries].sort((a, b) => a[1] - b[1]);
-      const victims = Math.max(1, Math.floor(sorted.length / 4));
-      const gone = new Set(sorted.slice(0, victims).map(([k]) => k));
-      return entries.filter(([k]) => !gone.has(k)).map(([k]) => k);
-    };
+  it('counts exactly, as a set of every key would, while fewer than half its capacity are seen within the window', () => {
+    // The slow way: every key's last sighting, never forgotten.
     let seed = 7;
     const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    for (let round = 0; round < 50; round++) {
-      const capacity = 10 + Math.floor(random() * 200);
+    for (let round = 0; round < 30; round++) {
+      const capacity = 20 + Math.floor(random() * 200);
+      const window = 50;
       const s = new SlidingSet(capacity);
-      const kept = new Map<string, number>();
-      // Few distinct times: many ties at the cut-off.
-      for (let i = 0; i < capacity; i++) {
-        const time = Math.floor(random() * 5);
-        s.add(`k${i}`, time);
-        kept.set(`k${i}`, time);
+      const all = new Map<string, number>();
+      let now = 0;
+      for (let i = 0; i < 3000; i++) {
+        now += random() < 0.3 ? 1 : 0;
+        // Keys from a pool large enough to fill generations, few enough within a window to stay under half the capacity;
+        // one sighting in ten comes late (an older line read after newer ones).
+        const key = `k${Math.floor(random() * capacity * 3)}`;
+        const time = random() < 0.1 ? Math.max(0, now - Math.floor(random() * 20)) : now;
+        s.add(key, time);
+        all.set(key, Math.max(all.get(key) ?? -1, time));
+        const inWindow = [...all.values()].filter((t) => t > now - window).length;
+        if (inWindow >= capacity / 2) continue; // beyond the exact range
+        if (i % 7 === 0) expect(s.count(now, window), `round ${round}, step ${i}`).toBe(inWindow);
       }
-      s.add('newcomer', 10);
-      expect([...keysOf(s)].sort(), `round ${round}`).toEqual([...reference([...kept]), 'newcomer'].sort());
     }
   });
 });
 
-/** The keys a SlidingSet holds (its private map: the test compares them with the slow way's). */
+/** The keys a SlidingSet holds (its private generations). */
 function keysOf(s: SlidingSet): Set<string> {
-  return new Set((s as unknown as { lastSeen: Map<string, number> }).lastSeen.keys());
+  const g = s as unknown as { current: Map<string, number>; previous: Map<string, number> };
+  return new Set([...g.current.keys(), ...g.previous.keys()]);
 }
 
 describe('RecentActivity', () => {
