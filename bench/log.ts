@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
+import type { Readable } from 'node:stream';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +170,18 @@ export interface ScrapesDuringCatchUp {
   lines: number;
 }
 
+/** Calls `line` with each whole line a child process writes to `stream`. */
+function eachLine(stream: Readable, line: (text: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    pending += d;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const l of lines) line(l);
+  });
+}
+
 /**
  * The built exporter as its own process catching up `smtp` from the first
  * byte; with `clients` > 0, that many clients each scrape /metrics once a
@@ -194,29 +207,22 @@ async function exporterCatchUp(
   let loopDelayMaxMs = 0;
   let listening = -Infinity;
   const serverSide: number[] = [];
-  let pending = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    pending += d;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      const delay = /^bench-loop-delay max=([\d.]+)$/.exec(line);
-      if (delay) {
-        // From the second report after it listens: the first covers loading the program.
-        if (listening++ > 0 && !caughtUp) loopDelayMaxMs = Math.max(loopDelayMaxMs, Number(delay[1]));
-        continue;
-      }
-      const served = /^bench-scrape-ms (.*)$/.exec(line);
-      if (served) {
-        if (!caughtUp) serverSide.push(...served[1]!.split(' ').map(Number));
-        continue;
-      }
-      if (line.includes('msg=listening')) listening = 0;
-      stderr += line + '\n';
-      const m = /msg="caught up with the log files" lines=(\d+) bytes=\d+ seconds=([\d.]+)/.exec(line);
-      if (m && !caughtUp) caughtUp = { lines: Number(m[1]), seconds: Number(m[2]) };
+  eachLine(child.stderr, (line) => {
+    const delay = /^bench-loop-delay max=([\d.]+)$/.exec(line);
+    if (delay) {
+      // From the second report after it listens: the first covers loading the program.
+      if (listening++ > 0 && !caughtUp) loopDelayMaxMs = Math.max(loopDelayMaxMs, Number(delay[1]));
+      return;
     }
+    const served = /^bench-scrape-ms (.*)$/.exec(line);
+    if (served) {
+      if (!caughtUp) serverSide.push(...served[1]!.split(' ').map(Number));
+      return;
+    }
+    if (line.includes('msg=listening')) listening = 0;
+    stderr += line + '\n';
+    const m = /msg="caught up with the log files" lines=(\d+) bytes=\d+ seconds=([\d.]+)/.exec(line);
+    if (m && !caughtUp) caughtUp = { lines: Number(m[1]), seconds: Number(m[2]) };
   });
   const exited = new Promise((r) => child.once('exit', r));
   const latencies: number[] = [];
@@ -406,16 +412,9 @@ async function manyAccounts(dir: string, accounts: number): Promise<{ renders: n
   });
   // The exporter's side of each scrape (bench/loopDelay.ts): request read → last byte handed to the kernel.
   const serverSide: number[] = [];
-  let pending = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    pending += d;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      const served = /^bench-scrape-ms (.*)$/.exec(line);
-      if (served) serverSide.push(...served[1]!.split(' ').map(Number));
-    }
+  eachLine(child.stderr, (line) => {
+    const served = /^bench-scrape-ms (.*)$/.exec(line);
+    if (served) serverSide.push(...served[1]!.split(' ').map(Number));
   });
   try {
     const base = `http://127.0.0.1:${port}`;
