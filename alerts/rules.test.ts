@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
+  ACCOUNT_GROUPS,
   DEFAULT_THRESHOLDS,
   FAST_THRESHOLDS,
   buildRules,
@@ -208,6 +209,14 @@ describe('runbooks', () => {
 });
 
 describe('promtool test rules', () => {
+  it('runs the account groups in the order the rules need, in every test file (promtool picks a random one otherwise)', () => {
+    for (const file of testFiles) {
+      const doc = parse(readFileSync(join(testsDir, file), 'utf8')) as { group_eval_order?: string[] };
+      expect(doc.group_eval_order, file).toEqual([...ACCOUNT_GROUPS]);
+    }
+    expect(buildRules(DEFAULT_THRESHOLDS).groups.slice(0, 3).map((g) => g.name)).toEqual([...ACCOUNT_GROUPS]);
+  });
+
   it('has a test file that sees every alert fire', () => {
     const fired = new Set<string>();
     for (const file of testFiles) {

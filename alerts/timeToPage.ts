@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { forPromtoolTest, type RuleGroup } from './rules.js';
+import { ACCOUNT_GROUPS, forPromtoolTest, type RuleGroup } from './rules.js';
 import { backfill } from '../src/backfill/backfill.js';
 import { readOpenMetricsSamples } from '../src/backfill/openMetrics.js';
 import { loadConfig } from '../src/config/config.js';
@@ -331,9 +331,7 @@ export function testFileYaml(rulesFile: string, table: SeriesTable, expected: Ti
     {
       rule_files: [resolve(rulesFile)],
       evaluation_interval: '1m',
-      // promtool runs groups in a random order unless told. The baselines read the account group's
-      // series of the same instant: as in Prometheus, where that group ran within the last minute, it runs first.
-      group_eval_order: ['mailrelay.accounts', 'mailrelay.accounts.baselines', 'mailrelay.accounts.logins'],
+      group_eval_order: [...ACCOUNT_GROUPS],
       tests: [
         {
           name: 'time to page',
