@@ -1,9 +1,9 @@
-import type { ScannedLines } from '../smtp/parser.js';
-
 // The IceWarp SMTP log line layout: `<peer> [<thread>] <time> <rest>`.
 // See ../shared/spec/icewarp-formats.md. Hot path: millions of lines per
 // second, so the scanner walks the line's bytes (no string per line, no
 // regex) and only the rare time formats take a slower road.
+
+import type { ScannedLines } from '../smtp/parser.js';
 
 /**
  * The time written on a line. `clock` is the common `HH:MM:SS` (optionally

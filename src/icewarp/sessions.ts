@@ -10,9 +10,9 @@
 // keep (a peer, an address, a username), and then only that part does.
 
 import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
-import { LineScanner, fileDaySeconds, loadScanned, scannedStart } from './line.js';
 import type { ScannedLines } from '../smtp/parser.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
+import { LineScanner, fileDaySeconds, loadScanned, scannedStart } from './line.js';
 
 export interface IcewarpSessionsOptions {
   localDomains: LocalDomains;

@@ -20,8 +20,8 @@ import { configuredMta } from '../mtas.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
-import { stepAside } from '../turns.js';
 import { LogTailer, type LineSink } from '../tail/tailer.js';
+import { stepAside } from '../turns.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
 
 /**
