@@ -3,13 +3,14 @@
 // tailer and the account book are the same for all. Knows nothing of
 // prom-client.
 //
-// The parser runs in the main thread, in slices of a few milliseconds
+// The parser runs in the main thread, in slices of about a millisecond
 // between turns of the event loop, so scrapes and file events wait at most
 // that long. A thread of its own for it (parserThread.ts, opt-in with
 // MAILRELAY_PARSER_THREAD=1) was measured against this (BENCHMARKS.md, log
-// section): handing facts across costs more CPU than the parsing it moves
-// (string copies, facts rebuilt as objects), and on a machine whose other
-// work leaves no core free the catch-up is slower with it.
+// section): handing facts across costs 1.3-1.5 times the CPU in all (string
+// copies, facts rebuilt as objects); with two free cores the catch-up is a
+// little faster but scrapes wait longer, and on a machine whose other work
+// leaves no core free it is slower.
 import { isAbsolute, resolve } from 'node:path';
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';

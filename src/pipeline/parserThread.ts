@@ -1,6 +1,8 @@
 // The MTA's parser in a worker thread, fed by the tailer from the main
 // thread: reading and counting (the account book, the metrics, the HTTP
-// server) stay here, parsing runs on the other core. Chunks cross in order
+// server) stay here, parsing runs on the other core, but for the MTA's
+// first stage (scanLines: line ends, each line's layout), when it has one,
+// which runs here as each chunk is handed on. Chunks cross in order
 // (copied: this thread keeps its copy until the chunk's facts are back);
 // each comes back with its facts, which are counted here, and only then is
 // the chunk reported counted to the tailer, so saved positions never run
