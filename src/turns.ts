@@ -3,8 +3,8 @@
 // with strace: one accept4 per turn, never a second until the next), so 100
 // clients connecting during a catch-up waited 100 turns, each with a slice
 // of parsing in it: over a second for the last to connect. While clients
-// connect, work done in slices steps aside for a few turns so that those
-// turns come quickly.
+// connect, work done in slices (the log parser, the spool's rescans) steps
+// aside for a few turns so that those turns come quickly.
 
 /** How long after a new connection slices step aside (ms). */
 const STEP_ASIDE_MS = 2;

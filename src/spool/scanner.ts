@@ -41,6 +41,7 @@ import { lstatSync, opendirSync, statSync, watch, type FSWatcher, type Stats } f
 import { lstatFacts, type SizeAndTime } from './fileStat.js';
 import { join, sep } from 'node:path';
 import type { Logger } from '../logger.js';
+import { stepAside } from '../turns.js';
 import {
   HEAD_FAILED,
   HEAD_GONE,
@@ -512,9 +513,11 @@ export class SpoolScanner {
   }
 
   /** Yields to the event loop between slices of work, settling what a scrape will read first. */
+  /** A turn of the event loop, or a few while clients connect (Node accepts one connection a turn: see turns.ts). */
   private async yieldSlice(): Promise<void> {
     this.settleSoon();
-    await new Promise((r) => setImmediate(r));
+    do await new Promise((r) => setImmediate(r));
+    while (stepAside());
     this.lastSlice = performance.now();
   }
 
