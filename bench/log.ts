@@ -38,7 +38,7 @@ export interface LogBenchResult {
   bareCpuSeconds: number;
   /** Each round's bare loop time / catch-up time: how far the same code lands from run to run here. */
   roundRatios: number[];
-  /** The same files in memory, in the same rounds: the parser alone (facts dropped), then with the account book; medians. */
+  /** The same files in memory, in the same rounds (three of each a round): the parser alone (facts dropped), then with the account book; medians. */
   parserSeconds: number;
   parserBookSeconds: number;
   /** The catch-up with the parser in its own thread (MAILRELAY_PARSER_THREAD=1), same runs: wall and CPU time, medians. */
@@ -498,8 +498,11 @@ export async function benchLog(opts: { lines?: number; latencySamples?: number; 
       bareCpu.push(b.cpuSeconds);
       runs.push(await catchUp(dir));
       threaded.push(await catchUp(dir, { parserThread: true }));
-      parserAlone.push(parseInMemory(inMemory));
-      parserBook.push(parseInMemory(inMemory, limits));
+      // Three of each a round, alternated: a second's run swings by a fifth here, and the book's share is about that.
+      for (let j = 0; j < 3; j++) {
+        parserAlone.push(parseInMemory(inMemory));
+        parserBook.push(parseInMemory(inMemory, limits));
+      }
     }
     const roundRatios = runs.map((r, i) => bares[i]! / r.seconds);
     const run = runs.sort((a, b) => a.seconds - b.seconds)[ROUNDS >> 1]!;
