@@ -13,16 +13,19 @@
 //   not the whole exposition, and holds up no other scrape.
 // A scrape never gets a rendering begun before it arrived.
 
+import { gzipped } from './compression.js';
+
 /**
  * A scrape's turn. `alone`: stream the exposition to the response, calling
  * `paused()` when first waiting on the client and `done()` at the end (or
  * on failure); the round lasts until the first of the two. `shared`: the
  * chunks of one rendering, for every scrape of the round, and the same as
- * one buffer (made once: every response of the round refers to it).
+ * one buffer (made once: every response of the round refers to it), and
+ * compressed (made once, when the first of them asks).
  */
 export type Turn =
   | { kind: 'alone'; paused(): void; done(): void }
-  | { kind: 'shared'; chunks: readonly Buffer[]; body: Buffer }
+  | { kind: 'shared'; chunks: readonly Buffer[]; body: Buffer; gzipped(): Promise<Buffer> }
   | { kind: 'failed'; err: Error };
 
 /** Default spacing: scrapes take at most about a fifth of the main thread. */
@@ -78,7 +81,9 @@ export class ScrapeRounds {
         try {
           const chunks: Buffer[] = [];
           await this.render((chunk) => void chunks.push(chunk));
-          turn = { kind: 'shared', chunks, body: Buffer.concat(chunks) };
+          const body = Buffer.concat(chunks);
+          let compressed: Promise<Buffer> | undefined;
+          turn = { kind: 'shared', chunks, body, gzipped: () => (compressed ??= gzipped(body)) };
         } catch (err) {
           turn = { kind: 'failed', err: err as Error };
         }

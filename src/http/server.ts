@@ -1,10 +1,11 @@
 // The HTTP face of the exporter, as the Prometheus exporters have it:
 // /metrics, /-/healthy, /-/ready and POST /-/reload; and the incident console
 // at / with its JSON form at /api/v1/incident.
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import express, { type Express } from 'express';
 import type { ExporterRegistry } from '../collectors/registry.js';
 import type { Incident } from '../incident/incident.js';
+import { acceptsGzip, gzipStream } from './compression.js';
 import { CONSOLE_CSP, renderConsole } from './console.js';
 import { ScrapeRounds } from './scrapeRounds.js';
 
@@ -70,34 +71,56 @@ export function createHttpApp(opts: HttpOptions): Express {
       return;
     }
     res.set('Content-Type', opts.registry.contentType);
+    res.vary('Accept-Encoding');
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
+    // What the body is written to: the response, or a gzip stream piped into it.
+    let out: Writable = res;
     try {
       if (turn.kind === 'shared') {
+        let body = turn.body;
+        if (gzip) {
+          exportersTime();
+          body = await turn.gzipped();
+          clientsTime();
+          res.setHeader('Content-Encoding', 'gzip');
+        }
         // The round's one buffer, whole (the response holds a reference, not a copy), in a share of a turn of the
         // event loop with other responses: a chunk per turn made each scrape wait one turn of the catch-up per chunk.
-        res.setHeader('Content-Length', turn.body.length);
-        await writes.run(() => res.end(turn.body));
+        res.setHeader('Content-Length', body.length);
+        await writes.run(() => res.end(body));
         return;
       } else {
+        if (gzip) {
+          res.setHeader('Content-Encoding', 'gzip');
+          const compressing = gzipStream();
+          compressing.pipe(res);
+          res.once('close', () => compressing.destroy());
+          out = compressing;
+        }
         let paused = false;
         const wait = (): Promise<void> => {
           if (!paused) turn.paused();
           paused = true;
           clientsTime();
-          return drained(res).finally(exportersTime);
+          return drained(out).finally(exportersTime);
         };
         try {
-          await opts.registry.writeMetrics((chunk) => res.write(chunk), wait);
+          await opts.registry.writeMetrics((chunk) => out.write(chunk), wait);
         } finally {
           turn.done();
           clientsTime();
         }
       }
-      res.end();
+      out.end();
     } catch (err) {
       // Once the body has begun, a status can no longer be sent: cut the response so the scrape fails visibly.
+      if (out !== res) out.destroy();
       if (err instanceof ClientGoneError) return;
       if (res.headersSent) res.destroy(err as Error);
-      else res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
+      else {
+        res.removeHeader('Content-Encoding');
+        res.status(500).type('text/plain').send(`error gathering metrics: ${(err as Error).message}\n`);
+      }
     }
   });
 
@@ -178,8 +201,8 @@ class WriteTurns {
   };
 }
 
-/** Resolves when the response can take more data; rejects when its connection is gone (closed, cut off). */
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves when the response (or its gzip stream) can take more data; rejects when it is gone (closed, cut off). */
+function drained(res: Writable): Promise<void> {
   if (res.destroyed || res.writableEnded) return Promise.reject(new ClientGoneError('the client is gone'));
   if (!res.writableNeedDrain) return Promise.resolve();
   return new Promise((resolve, reject) => {

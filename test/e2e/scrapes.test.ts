@@ -6,9 +6,11 @@
 // stalled connections after --web.stall-timeout, after which scrapes work
 // again. (Memory is measured in the `http` benchmark group, not here.)
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAccountsLog } from '../../bench/log.js';
 import { startExporter, type RunningExporter } from '../harness/exporter.js';
@@ -76,6 +78,58 @@ function readToEnd(socket: Socket): Promise<string> {
     socket.resume();
   });
 }
+
+/** A GET of /metrics over raw HTTP on its own connection, the body as sent (not decoded). */
+function scrape(acceptEncoding?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(`${exporter.url}/metrics`, { agent: false, headers: acceptEncoding === undefined ? {} : { 'Accept-Encoding': acceptEncoding } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** The per-account samples of an exposition: the log is read, so they stay put (the process's own metrics move). */
+function accountLines(text: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith('mailrelay_account_'));
+}
+
+describe('gzip, as Prometheus asks for it', () => {
+  it('a scrape that accepts gzip gets the same exposition compressed; one that does not, plain text', { timeout: 60_000 }, async () => {
+    const plain = await scrape();
+    const compressed = await scrape('gzip');
+    expect([plain.status, compressed.status]).toEqual([200, 200]);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(compressed.headers['content-encoding']).toBe('gzip');
+    expect(compressed.headers.vary).toMatch(/accept-encoding/i);
+    const lines = accountLines(plain.body.toString());
+    expect(lines.length).toBeGreaterThan(ACCOUNTS * 5);
+    expect(accountLines(gunzipSync(compressed.body).toString())).toEqual(lines);
+    expect(compressed.body.length).toBeLessThan(plain.body.length / 10);
+    // Quality 0 refuses it.
+    expect((await scrape('gzip;q=0')).headers['content-encoding']).toBeUndefined();
+  });
+
+  it('scrapes of one round share its rendering and one compression of it', { timeout: 60_000 }, async () => {
+    const plain = accountLines((await scrape()).body.toString());
+    // Sent together, they are gathered into one round (10 ms), unless the machine is slow to accept them: then again.
+    for (let attempt = 1; ; attempt++) {
+      const [a, b, c] = await Promise.all([scrape('gzip'), scrape('gzip'), scrape()]);
+      for (const r of [a!, b!, c!]) expect(r.status).toBe(200);
+      for (const r of [a!, b!]) expect(accountLines(gunzipSync(r.body).toString())).toEqual(plain);
+      expect(accountLines(c!.body.toString())).toEqual(plain);
+      // A shared round answers with the whole body and its length; a scrape alone in its round is streamed.
+      const shared = [a!, b!].every((r) => r.headers['content-length'] === String(r.body.length));
+      if (shared) {
+        expect(a!.body.equals(b!.body)).toBe(true);
+        break;
+      }
+      expect(attempt, 'three scrapes sent together never shared a round').toBeLessThan(5);
+    }
+  });
+});
 
 describe('stalled /metrics readers', () => {
   it('beyond --web.max-requests get 503, other paths still answer, and the stalled ones are cut off after --web.stall-timeout', { timeout: 120_000 }, async () => {
