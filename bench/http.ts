@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_REQUESTS } from '../src/http/server.js';
+import { listeningPort } from './listeningPort.js';
 import { writeAccountsLog } from './log.js';
 import { fmt, verdict, type BenchGroup } from './report.js';
 
@@ -53,12 +54,12 @@ function head(port: number): Promise<string> {
 
 async function stalledRun({ configFile, positionsFile }: Fixture, args: string[], waitForCutOff: boolean, accounts: number): Promise<StalledRun> {
   rmSync(positionsFile, { force: true });
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, ...args], {
-    stdio: ['ignore', 'ignore', 'ignore'],
+  const child = spawn(process.execPath, [EXPORTER_MAIN, `--config.file=${configFile}`, '--web.listen-address=127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   const sockets: Socket[] = [];
   try {
+    const port = await listeningPort(child);
     const base = `http://127.0.0.1:${port}`;
     const deadline = performance.now() + 60_000;
     while (!(await fetch(`${base}/-/ready`).then((r) => r.ok, () => false))) {

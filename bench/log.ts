@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config/config.js';
 import { scenarioLines } from '../src/demo/scenario.js';
 import { silentLogger } from '../src/logger.js';
 import { LogPipeline, accountLimits, logSettings } from '../src/pipeline/logPipeline.js';
+import { listeningPort } from './listeningPort.js';
 import { benchParserThreadWork, parseInMemory } from './parser.js';
 import { fmt, median, verdict, type BenchGroup } from './report.js';
 
@@ -211,9 +212,8 @@ async function exporterCatchUp(
   const configFile = join(dir, 'scrapes.yml');
   rmSync(join(dir, 'scrapes-pos.json'), { force: true });
   writeFileSync(configFile, `icewarp:\n  log_directory: ${join(dir, 'smtp')}\nstart_at: beginning\npositions_file: ${join(dir, 'scrapes-pos.json')}\n`);
-  const port = 20000 + Math.floor(Math.random() * 20000);
   // --web.max-requests=0: every client is served (the default 40 would answer the rest 503 at once).
-  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--web.max-requests=0'], {
+  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, '--web.listen-address=127.0.0.1:0', '--web.max-requests=0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MAILRELAY_PARSER_THREAD: parserThread ? '1' : '0' },
   });
@@ -240,10 +240,11 @@ async function exporterCatchUp(
     if (m && !caughtUp) caughtUp = { lines: Number(m[1]), seconds: Number(m[2]) };
   });
   const exited = new Promise((r) => child.once('exit', r));
+  const port = listeningPort(child);
   const latencies: number[] = [];
   let failed = 0;
   try {
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${await port}`;
     const deadline = performance.now() + 120_000;
     while (!(await fetch(`${base}/-/healthy`).then((r) => r.ok, () => false))) {
       if (caughtUp) break;
@@ -428,10 +429,10 @@ async function manyAccounts(
     configFile,
     `icewarp:\n  log_directory: ${smtp}\nstart_at: beginning\npositions_file: ${join(dir, 'accounts-pos.json')}\nlimits:\n  max_accounts: ${accounts}\n`,
   );
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, ['--import', LOOP_DELAY, EXPORTER_MAIN, `--config.file=${configFile}`, '--web.listen-address=127.0.0.1:0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const port = listeningPort(child);
   // The exporter's side of each scrape (bench/loopDelay.ts): request read → last byte handed to the kernel.
   const serverSide: number[] = [];
   eachLine(child.stderr, (line) => {
@@ -439,7 +440,7 @@ async function manyAccounts(
     if (served) serverSide.push(...served[1]!.split(' ').map(Number));
   });
   try {
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${await port}`;
     const deadline = performance.now() + 60_000;
     for (;;) {
       const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
