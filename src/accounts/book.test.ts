@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SmtpFact } from '../smtp/facts.js';
+import { domainKey, type SmtpFact } from '../smtp/facts.js';
 import { AccountBook, OVERFLOW } from './book.js';
 
 const T0 = Date.UTC(2026, 10, 28, 6, 0, 0) / 1000;
@@ -15,7 +15,7 @@ function message(account: string | undefined, mailFrom: string, rcpts: [string, 
     peer: '198.51.100.1',
     account,
     mailFrom,
-    recipients: rcpts.map(([address, external]) => ({ address, domain: address.split('@')[1]!, external })),
+    recipients: rcpts.map(([address, external]) => ({ domainKey: domainKey(address.split('@')[1]!), external })),
   };
 }
 

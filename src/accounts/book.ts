@@ -32,8 +32,9 @@ export class AccountStats {
   externalRecipients = 0;
   localRecipients = 0;
   foreignSenderMessages = 0;
-  readonly clientIps = new SlidingSet(MAX_WINDOW_KEYS);
-  readonly recipientDomains = new SlidingSet(MAX_WINDOW_KEYS);
+  readonly clientIps = new SlidingSet<string>(MAX_WINDOW_KEYS);
+  /** External recipient domains, by domainKey. */
+  readonly recipientDomains = new SlidingSet<number>(MAX_WINDOW_KEYS);
   /** Accepted recipients by envelope sender (MAIL FROM), the most frequent few. */
   readonly senders: SenderTally;
   /** Messages per minute and hour of log time, for the windows of the console and `logs report`. */
@@ -140,7 +141,7 @@ export class AccountBook {
         stats.externalRecipients += external;
         stats.localRecipients += fact.recipients.length - external;
         if (foreign) stats.foreignSenderMessages++;
-        for (const r of fact.recipients) if (r.external) stats.recipientDomains.add(r.domain, fact.time);
+        for (const r of fact.recipients) if (r.external) stats.recipientDomains.add(r.domainKey, fact.time);
         stats.senders.add(senderLabel(fact.mailFrom), fact.recipients.length);
         stats.recent.add(fact.time, external, foreign);
         return;

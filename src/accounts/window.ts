@@ -11,9 +11,9 @@
 // sighting at 10,000 keys; shedding the least recently seen quarter of one
 // full Map (a selection over every key's time, then deleting them) made a
 // flood of new keys cost 3.5 times a Map.set each. Expiry is done at scrape time.
-export class SlidingSet {
-  private current = new Map<string, number>();
-  private previous = new Map<string, number>();
+export class SlidingSet<K = string> {
+  private current = new Map<K, number>();
+  private previous = new Map<K, number>();
   /** Keys a generation holds at most. */
   private readonly generation: number;
   /** The latest time added: a sighting at or after it cannot move a key's time back, so it needs no lookup first. */
@@ -27,7 +27,7 @@ export class SlidingSet {
     this.generation = Math.max(1, Math.floor(capacity / 2));
   }
 
-  add(key: string, time: number): void {
+  add(key: K, time: number): void {
     if (time >= this.latest) this.latest = time;
     else {
       // A line read late: its sighting never moves a key's last one back.

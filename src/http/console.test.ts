@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccountBook } from '../accounts/book.js';
 import { ExporterRegistry } from '../collectors/registry.js';
 import { buildIncident, type Incident } from '../incident/incident.js';
-import type { SmtpFact } from '../smtp/facts.js';
+import { domainKey, type SmtpFact } from '../smtp/facts.js';
 import { CONSOLE_CSP, renderConsole } from './console.js';
 import { createHttpApp, INCIDENT_API_PATH } from './server.js';
 
@@ -24,7 +24,7 @@ function hostileIncident(): Incident {
         peer: `198.51.100.${i}`,
         account: HOSTILE_ACCOUNT,
         mailFrom: HOSTILE_SENDER,
-        recipients: Array.from({ length: 8 }, (_, j) => ({ address: `r${i}${j}@d${j}.example`, domain: `d${j}.example`, external: true })),
+        recipients: Array.from({ length: 8 }, (_, j) => ({ domainKey: domainKey(`d${j}.example`), external: true })),
       },
     ];
     for (const f of facts) book.apply(f);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
+import { domainKey, LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { scenarioLines } from '../demo/scenario.js';
 import { scanLines } from './line.js';
 import { IcewarpSessions } from './sessions.js';
@@ -63,7 +63,7 @@ describe('IcewarpSessions: the real samples', () => {
         account: undefined,
         authenticated: false,
         mailFrom: 'admin@icewarpdemo.com',
-        recipients: [{ address: 'ernekerzbynek@seznam.cz', domain: 'seznam.cz', external: true }],
+        recipients: [{ domainKey: domainKey('seznam.cz'), external: true }],
       },
     ]);
     // The SYSTEM line is recognised, not unparsed; its HH:MM:SS time takes the file's date.
@@ -121,8 +121,8 @@ describe('IcewarpSessions: AUTH', () => {
         authenticated: true,
         mailFrom: 'compta@domaine.com',
         recipients: [
-          { address: 'paul@gmail.com', domain: 'gmail.com', external: true },
-          { address: 'info@domaine.com', domain: 'domaine.com', external: false },
+          { domainKey: domainKey('gmail.com'), external: true },
+          { domainKey: domainKey('domaine.com'), external: false },
         ],
       },
     ]);
@@ -218,7 +218,7 @@ describe('IcewarpSessions: AUTH', () => {
         account: undefined,
         authenticated: false,
         mailFrom: 'x@y.org',
-        recipients: [{ address: 'info@domaine.com', domain: 'domaine.com', external: false }],
+        recipients: [{ domainKey: domainKey('domaine.com'), external: false }],
       },
     ]);
   });
@@ -264,7 +264,7 @@ describe('IcewarpSessions: AUTH', () => {
         account: undefined,
         authenticated: true,
         mailFrom: 'rh@domaine.com',
-        recipients: [{ address: 'x@yahoo.com', domain: 'yahoo.com', external: true }],
+        recipients: [{ domainKey: domainKey('yahoo.com'), external: true }],
       },
     ]);
   });
@@ -296,7 +296,7 @@ describe('IcewarpSessions: mail transactions', () => {
     account: undefined,
     authenticated: false,
     mailFrom: from,
-    recipients: rcpts.map((r) => ({ address: r, domain: r.slice(r.indexOf('@') + 1), external: !r.endsWith('@domaine.com') })),
+    recipients: rcpts.map((r) => ({ domainKey: domainKey(r.slice(r.indexOf('@') + 1)), external: !r.endsWith('@domaine.com') })),
   });
 
   it('several messages per session, each with its own recipients; case and spacing vary; null sender', () => {
@@ -444,11 +444,13 @@ describe('IcewarpSessions: mail transactions', () => {
       ${P} [0B06] 11:00:02 >>> 250 2.6.0 Message accepted`;
     const recipients = (localDomains: string[]) => {
       const m = run(excerpt, localDomains).facts.find((f) => f.type === 'message');
-      return m?.type === 'message' ? m.recipients.map((r) => [r.address, r.external]) : undefined;
+      return m?.type === 'message' ? m.recipients.map((r) => [r.domainKey, r.external]) : undefined;
     };
-    expect(recipients([])).toEqual([['x@sub.domaine.com', true], ['y@gmail.com', false]]);
-    expect(recipients(['domaine.com', '*.domaine.com'])).toEqual([['x@sub.domaine.com', false], ['y@gmail.com', true]]);
-    expect(recipients(['domaine.com'])).toEqual([['x@sub.domaine.com', true], ['y@gmail.com', true]]);
+    const sub = domainKey('sub.domaine.com');
+    const gmail = domainKey('gmail.com');
+    expect(recipients([])).toEqual([[sub, true], [gmail, false]]);
+    expect(recipients(['domaine.com', '*.domaine.com'])).toEqual([[sub, false], [gmail, true]]);
+    expect(recipients(['domaine.com'])).toEqual([[sub, true], [gmail, true]]);
   });
 
   it('setLocalDomains applies to the lines after it', () => {
@@ -465,7 +467,7 @@ describe('IcewarpSessions: mail transactions', () => {
     parser.feedLines(FILE, all.slice(-2));
     parser.feedLines(FILE, [`${P} [0B07] 11:00:01 >>> 354 go`, `${P} [0B07] 11:00:02 >>> 250 ok`]);
     const m = facts.find((f) => f.type === 'message');
-    expect(m?.type === 'message' && m.recipients).toEqual([{ address: 'y@gmail.com', domain: 'gmail.com', external: true }]);
+    expect(m?.type === 'message' && m.recipients).toEqual([{ domainKey: domainKey('gmail.com'), external: true }]);
   });
 });
 
@@ -514,7 +516,7 @@ describe('IcewarpSessions: sessions', () => {
         account: undefined,
         authenticated: false,
         mailFrom: 'z@example.org',
-        recipients: [{ address: 'rcpt@domaine.com', domain: 'domaine.com', external: false }],
+        recipients: [{ domainKey: domainKey('domaine.com'), external: false }],
       },
     ]);
   });

@@ -7,9 +7,10 @@
 //
 // Lines are read as bytes (a chunk from the tailer, or a string encoded
 // once): a line becomes no string at all unless it carries something to
-// keep (a peer, an address, a username), and then only that part does.
+// keep (a peer, a sender's address, a username), and then only that part
+// does; a recipient's domain becomes a number (domainKey).
 
-import { cleanAccount, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
+import { cleanAccount, domainKey, domainKeyOfBytes, type AuthMechanism, type LocalDomains, type Recipient, type SmtpFact } from '../smtp/facts.js';
 import type { ScannedLines } from '../smtp/parser.js';
 import { wallClock, type WallClock } from '../smtp/timezone.js';
 import { LineScanner, fileDaySeconds, loadScanned, scannedStart } from './line.js';
@@ -81,8 +82,11 @@ class SmtpSession {
   readonly connected: boolean;
   readonly peer: string;
   pending: Command[] = [];
-  /** Addresses of pending MAIL/RCPT commands, in order. */
-  pendingAddresses: string[] = [];
+  /** Addresses of pending MAIL commands, in order. */
+  pendingSenders: string[] = [];
+  /** Pending RCPTs, in order: each one's domainKey, and whether local_domains names the domain (when configured). */
+  pendingDomains: number[] = [];
+  pendingLocal: boolean[] = [];
   /** Inside a multi-line reply whose first line was handled: absorb its other lines. */
   continuation = false;
   /** The DATA (or BDAT) at the head of `pending` got its 354. */
@@ -396,7 +400,9 @@ export class IcewarpSessions {
     if (session.pending.length >= MAX_PENDING) {
       // Lost track (replies missing from the log): start matching afresh.
       session.pending.length = 0;
-      session.pendingAddresses.length = 0;
+      session.pendingSenders.length = 0;
+      session.pendingDomains.length = 0;
+      session.pendingLocal.length = 0;
       session.dataStarted = false;
       session.dataAccepted = false;
     }
@@ -405,10 +411,10 @@ export class IcewarpSessions {
     if (c === 0x6d && wordAt(buf, p, end, MAIL)) {
       cmd = Command.Mail;
       session.endTransaction(); // a new MAIL FROM ends the transaction before it
-      session.pendingAddresses.push(envelopeAddress(buf, p + 4, end));
+      session.pendingSenders.push(envelopeAddress(buf, p + 4, end));
     } else if (c === 0x72 && wordAt(buf, p, end, RCPT)) {
       cmd = Command.Rcpt;
-      session.pendingAddresses.push(envelopeAddress(buf, p + 4, end));
+      this.pendingRecipient(session, buf, p + 4, end);
     } else if (c === 0x64 && wordAt(buf, p, end, DATA)) {
       cmd = Command.Data;
     } else if (c === 0x61 && wordAt(buf, p, end, AUTH)) {
@@ -457,7 +463,7 @@ export class IcewarpSessions {
     const ok = code >= 200 && code < 300;
     switch (cmd) {
       case Command.Mail: {
-        const address = session.pendingAddresses.shift() ?? '';
+        const address = session.pendingSenders.shift() ?? '';
         if (ok) {
           session.mailFrom = address;
           session.recipients = [];
@@ -465,10 +471,11 @@ export class IcewarpSessions {
         break;
       }
       case Command.Rcpt: {
-        const address = session.pendingAddresses.shift() ?? '';
+        const domainKey = session.pendingDomains.shift() ?? EMPTY_DOMAIN;
+        const local = session.pendingLocal.shift() ?? false;
         if (ok) {
           if (session.mailFrom !== undefined && session.recipients.length < MAX_RECIPIENTS) {
-            session.recipients.push(this.recipient(address, buf, p, end));
+            session.recipients.push(this.recipient(domainKey, local, buf, p, end));
           }
         } else if (code >= 500 && !session.authenticated && namesRelaying(buf, p, end)) {
           this.emit({ type: 'relay_denied', time, peer: session.peer });
@@ -497,14 +504,31 @@ export class IcewarpSessions {
     }
   }
 
-  private recipient(address: string, buf: Buffer, p: number, end: number): Recipient {
-    const at = address.lastIndexOf('@');
-    const domain = at < 0 ? '' : address.slice(at + 1);
+  /** An accepted RCPT: local_domains when configured, else IceWarp's `will forward` in the reply (buf[p, end)). */
+  private recipient(domainKey: number, local: boolean, buf: Buffer, p: number, end: number): Recipient {
     // IceWarp ends the reply with it: look there first.
     const external = this.localDomains.configured
-      ? !this.localDomains.isLocal(domain)
+      ? !local
       : (end - WILL_FORWARD.length >= p && bytesAre(buf, end - WILL_FORWARD.length, WILL_FORWARD, end)) || contains(buf, p, end, WILL_FORWARD);
-    return { address, domain, external };
+    return { domainKey, external };
+  }
+
+  /**
+   * `RCPT TO:<a> …` waiting for its reply: the address's domain as a
+   * number, and whether local_domains (as it is when the RCPT is read) names
+   * it, both read from the bytes: no string.
+   */
+  private pendingRecipient(session: SmtpSession, buf: Buffer, p: number, end: number): void {
+    const start = envelopeStart(buf, p, end);
+    const from = start < 0 ? end : start;
+    let to = start < 0 ? end : envelopeEnd;
+    // The domain: after the last `@` of the mailbox's first bytes (as many as an address of MAX_ADDRESS_LENGTH characters can take).
+    if (to - from > MAX_ADDRESS_LENGTH * 4) to = from + MAX_ADDRESS_LENGTH * 4;
+    let at = to - 1;
+    while (at >= from && buf[at] !== 0x40) at--;
+    const domainFrom = at < from ? to : at + 1;
+    session.pendingDomains.push(domainKeyOfBytes(buf, domainFrom, to));
+    session.pendingLocal.push(this.localDomains.configured && this.localDomains.isLocalBytes(buf, domainFrom, to));
   }
 
   private authStart(session: SmtpSession, buf: Buffer, p: number, end: number): void {
@@ -580,6 +604,8 @@ export class IcewarpSessions {
 }
 
 const LF = 0x0a;
+/** The domainKey of a RCPT without a readable address. */
+const EMPTY_DOMAIN = domainKey('');
 const ascii = (word: string): Uint8Array => Uint8Array.from(word, (c) => c.charCodeAt(0));
 const CONNECTED = ascii('Connected');
 const DISCONNECTED = ascii('Disconnected');
@@ -660,10 +686,17 @@ function wordIs(buf: Buffer, p: number, end: number, word: Uint8Array): boolean 
   return true;
 }
 
-/** The address of `FROM:<a> …` / `TO: <a> …` (lowercased; '' for `<>`), cut to MAX_ADDRESS_LENGTH characters. */
-function envelopeAddress(buf: Buffer, p: number, end: number): string {
+/** Where the address of `FROM:<a> …` / `TO: <a> …` ends, set by envelopeStart. */
+let envelopeEnd = 0;
+
+/**
+ * Where the address of `FROM:<a> …` / `TO: <a> …` starts in buf (the mailbox
+ * of a source route `<@a,@b:user@c>`), or -1 without a colon; its end is
+ * left in envelopeEnd.
+ */
+function envelopeStart(buf: Buffer, p: number, end: number): number {
   const colon = indexIn(buf, 0x3a, p, end);
-  if (colon < 0) return '';
+  if (colon < 0) return -1;
   let i = colon + 1;
   while (i < end && buf[i] === 0x20) i++;
   let from = i;
@@ -672,14 +705,24 @@ function envelopeAddress(buf: Buffer, p: number, end: number): string {
     from = i + 1;
     to = indexIn(buf, 0x3e, from, end);
     if (to < 0) to = end;
+    if (buf[from] === 0x40) {
+      const route = indexIn(buf, 0x3a, from, to);
+      if (route >= 0) from = route + 1;
+    }
   } else {
     to = indexIn(buf, 0x20, i, end);
     if (to < 0) to = end;
   }
+  envelopeEnd = to;
+  return from;
+}
+
+/** The address of `FROM:<a> …` / `TO: <a> …` (lowercased; '' for `<>`), cut to MAX_ADDRESS_LENGTH characters. */
+function envelopeAddress(buf: Buffer, p: number, end: number): string {
+  const from = envelopeStart(buf, p, end);
+  if (from < 0) return '';
   // A character takes at most 4 bytes: decoding this many is enough for MAX_ADDRESS_LENGTH characters.
-  let address = buf.toString('utf8', from, Math.min(to, from + MAX_ADDRESS_LENGTH * 4));
-  // Source route `<@a,@b:user@c>`: keep the mailbox.
-  if (buf[i] === 0x3c && address.charCodeAt(0) === 0x40) address = address.slice(address.indexOf(':') + 1);
+  let address = buf.toString('utf8', from, Math.min(envelopeEnd, from + MAX_ADDRESS_LENGTH * 4));
   if (address.length > MAX_ADDRESS_LENGTH) address = address.slice(0, MAX_ADDRESS_LENGTH);
   return address.toLowerCase();
 }

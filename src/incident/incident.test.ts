@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccountBook } from '../accounts/book.js';
-import type { SmtpFact } from '../smtp/facts.js';
+import { domainKey, type SmtpFact } from '../smtp/facts.js';
 import type { SpoolSnapshot } from '../spool/summary.js';
 import { buildIncident, type IncidentSources } from './incident.js';
 
@@ -13,7 +13,7 @@ function message(account: string, mailFrom: string, recipients: string[], time: 
     peer,
     account,
     mailFrom,
-    recipients: recipients.map((address) => ({ address, domain: address.split('@')[1]!, external: !address.endsWith('@domaine.com') })),
+    recipients: recipients.map((address) => ({ domainKey: domainKey(address.split('@')[1]!), external: !address.endsWith('@domaine.com') })),
   };
 }
 
@@ -143,7 +143,7 @@ describe('buildIncident', () => {
 
   it('reports an open relay from the last minutes of log time, and each feature only when it runs', () => {
     const book = attackedBook();
-    book.apply({ type: 'message', time: NOW - 60, peer: '203.0.113.99', account: undefined, mailFrom: 'x@spam.example', recipients: [{ address: 'v@gmail.com', domain: 'gmail.com', external: true }] });
+    book.apply({ type: 'message', time: NOW - 60, peer: '203.0.113.99', account: undefined, mailFrom: 'x@spam.example', recipients: [{ domainKey: domainKey('gmail.com'), external: true }] });
     const incident = buildIncident({ log: { book, mta: 'icewarp' } }, opts);
     expect(incident.logs!.openRelay).toMatchObject({ value: 1, above: true, alert: 'MailrelayOpenRelay' });
     expect([incident.queue, incident.dnsbl, incident.relayProbe]).toEqual([undefined, undefined, undefined]);

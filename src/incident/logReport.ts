@@ -72,7 +72,8 @@ const SEVERITY = { critical: 2, warning: 1 } as const;
 export class LogReport {
   readonly book: AccountBook;
   private readonly periodIps = new Map<string, Set<string>>();
-  private readonly periodDomains = new Map<string, Set<string>>();
+  /** External recipient domains, by domainKey. */
+  private readonly periodDomains = new Map<string, Set<number>>();
   private readonly relayClients = new Map<string, number>();
   private relayOther = 0;
   /** Per account: its signs' peaks, in the order of SIGN_RULES. */
@@ -101,7 +102,7 @@ export class LogReport {
       this.active.set(fact.username, fact.time);
     } else if (fact.type === 'message') {
       if (fact.account !== undefined) {
-        for (const r of fact.recipients) if (r.external) keep(this.periodDomains, fact.account, r.domain);
+        for (const r of fact.recipients) if (r.external) keep(this.periodDomains, fact.account, r.domainKey);
         this.active.set(fact.account, fact.time);
       } else if (!(fact.authenticated ?? false)) {
         const external = fact.recipients.filter((r) => r.external).length;
@@ -186,7 +187,7 @@ export class LogReport {
   }
 }
 
-function keep(sets: Map<string, Set<string>>, account: string, key: string): void {
+function keep<K>(sets: Map<string, Set<K>>, account: string, key: K): void {
   let set = sets.get(account);
   if (!set) sets.set(account, (set = new Set()));
   if (set.size < MAX_PERIOD_KEYS) set.add(key);

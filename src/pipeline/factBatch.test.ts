@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SmtpFact } from '../smtp/facts.js';
+import { domainKey, type SmtpFact } from '../smtp/facts.js';
 import { applyFacts, FactBatchWriter } from './factBatch.js';
 
 const FACTS: SmtpFact[] = [
@@ -13,16 +13,16 @@ const FACTS: SmtpFact[] = [
     account: 'info@domaine.com',
     mailFrom: 'ceo@bank.example',
     recipients: [
-      { address: 'a@spam-target.example', domain: 'spam-target.example', external: true },
-      { address: 'zoë@exämple.de', domain: 'exämple.de', external: true },
-      { address: 'postmaster', domain: '', external: false },
+      { domainKey: domainKey('spam-target.example'), external: true },
+      { domainKey: domainKey('exämple.de'), external: true },
+      { domainKey: domainKey(''), external: false },
       // A parser may name a domain that is not the address's end (never seen, but the batch keeps it).
-      { address: 'x@a.example', domain: 'other.example', external: true },
-      { address: 'user@', domain: '', external: false },
+      { domainKey: domainKey('other.example'), external: true },
+      { domainKey: domainKey(''), external: false },
     ],
   },
   { type: 'message', time: 1_764_000_004, peer: '198.51.100.9', account: undefined, authenticated: true, mailFrom: '', recipients: [] },
-  { type: 'message', time: 1_764_000_005, peer: '198.51.100.9', account: undefined, authenticated: false, mailFrom: 'x@y.example', recipients: [{ address: 'r@far.example', domain: 'far.example', external: true }] },
+  { type: 'message', time: 1_764_000_005, peer: '198.51.100.9', account: undefined, authenticated: false, mailFrom: 'x@y.example', recipients: [{ domainKey: domainKey('far.example'), external: true }] },
   { type: 'relay_denied', time: 1_764_000_006, peer: '198.51.100.9' },
 ];
 
@@ -56,7 +56,7 @@ describe('FactBatch', () => {
   });
 
   it('grows past its first buffers: thousands of recipients and long strings', () => {
-    const recipients = Array.from({ length: 5000 }, (_, i) => ({ address: `user${i}@domain${i % 97}.example`, domain: `domain${i % 97}.example`, external: i % 3 !== 0 }));
+    const recipients = Array.from({ length: 5000 }, (_, i) => ({ domainKey: domainKey(`domain${i % 97}.example`), external: i % 3 !== 0 }));
     const big: SmtpFact = { type: 'message', time: 1, peer: 'p'.repeat(64), account: 'ä'.repeat(254), mailFrom: 'm'.repeat(320), recipients };
     expect(roundTrip([big, ...FACTS, big], 7)).toEqual([big, ...FACTS, big]);
   });

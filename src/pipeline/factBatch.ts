@@ -20,8 +20,6 @@ const MESSAGE = 3;
 const MECHANISMS: readonly AuthMechanism[] = ['login', 'plain', 'cram_md5', 'other'];
 /** An absent string or flag. */
 const NONE = -1;
-/** A recipient's domain that is not the end of its address: sent as a string of its own. */
-const OWN_DOMAIN = -2;
 
 /** Collects facts (in the parser's thread) until take(). */
 export class FactBatchWriter {
@@ -53,15 +51,14 @@ export class FactBatchWriter {
         const authenticated = fact.authenticated === undefined ? NONE : fact.authenticated ? 1 : 0;
         this.push3(fact.account === undefined ? NONE : this.string(fact.account), authenticated, this.string(fact.mailFrom));
         const recipients = fact.recipients;
-        this.room(1 + 3 * recipients.length);
-        this.numbers[this.used++] = recipients.length;
+        this.room(1 + 2 * recipients.length);
+        const n = this.numbers;
+        n[this.used++] = recipients.length;
+        // A domainKey is below 2^53: a Float64Array holds it exactly.
         for (let i = 0; i < recipients.length; i++) {
-          const { address, domain, external } = recipients[i]!;
-          // The domain is the end of its address, after the `@`, as every parser makes it: its length is enough.
-          const at = address.length - domain.length - 1;
-          const suffix = at >= 0 && address.charCodeAt(at) === 0x40 && address.endsWith(domain);
-          this.push3(this.string(address), suffix ? domain.length : OWN_DOMAIN, external ? 1 : 0);
-          if (!suffix) this.push1(this.string(domain));
+          const { domainKey, external } = recipients[i]!;
+          n[this.used++] = domainKey;
+          n[this.used++] = external ? 1 : 0;
         }
         return;
       }
@@ -88,11 +85,6 @@ export class FactBatchWriter {
     this.lastIndex = this.strings.length;
     this.strings.push(s);
     return this.lastIndex;
-  }
-
-  private push1(a: number): void {
-    this.room(1);
-    this.numbers[this.used++] = a;
   }
 
   private push3(a: number, b: number, c: number): void {
@@ -140,13 +132,8 @@ export function applyFacts(batch: FactBatch, at: number, max: number, apply: (fa
       at += 4;
       const recipients: Recipient[] = new Array(count);
       for (let r = 0; r < count; r++) {
-        const address = str(n[at]!);
-        const domainLength = n[at + 1]!;
-        const external = n[at + 2] === 1;
-        at += 3;
-        // A slice of the address (it holds only that short string alive).
-        const domain = domainLength === OWN_DOMAIN ? str(n[at++]!) : address.slice(address.length - domainLength);
-        recipients[r] = { address, domain, external };
+        recipients[r] = { domainKey: n[at]!, external: n[at + 1] === 1 };
+        at += 2;
       }
       const fact: SmtpFact = { type: 'message', time, peer, account: account === NONE ? undefined : str(account), mailFrom, recipients };
       if (authenticated !== NONE) fact.authenticated = authenticated === 1;

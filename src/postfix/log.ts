@@ -31,6 +31,7 @@
 import {
   cleanAccount,
   detach,
+  domainKey,
   type AuthMechanism,
   type LocalDomains,
   type Recipient,
@@ -301,10 +302,9 @@ export class PostfixLog implements LogParser {
     if (!m.recipients.has(rcpt)) {
       const address = e.origTo === undefined ? (to ?? detach(e.to)) : detach(e.origTo);
       const at = address.lastIndexOf('@');
-      // A slice of the detached address: it holds no line alive.
       const domain = at < 0 ? '' : address.slice(at + 1);
       const external = this.localDomains.configured ? !this.localDomains.isLocal(domain) : !LOCAL_AGENTS.has(daemon);
-      m.recipients.set(address, { address, domain, external });
+      m.recipients.set(address, { domainKey: domainKey(domain), external });
       this.heldRecipients++;
     }
     if (m.attempted.size >= m.nrcpt) this.finish(e.queueId, m);
