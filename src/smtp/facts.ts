@@ -105,10 +105,16 @@ export function domainKey(domain: string): number {
 
 /** domainKey of the text of buf[from, to) (UTF-8), without making a string when it is ASCII. */
 export function domainKeyOfBytes(buf: Uint8Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    if (buf[i]! >= 0x80) return domainKey(Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('utf8'));
-  }
-  return keyOf(buf, from, to);
+  return isAscii(buf, from, to) ? keyOf(buf, from, to) : domainKey(utf8(buf, from, to));
+}
+
+function isAscii(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return false;
+  return true;
+}
+
+function utf8(buf: Uint8Array, from: number, to: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('utf8');
 }
 
 const FNV_OFFSET = 0x811c9dc5 | 0;
@@ -162,10 +168,8 @@ export class LocalDomains {
 
   /** isLocal of the text of buf[from, to) (UTF-8), compared as bytes when it is ASCII. */
   isLocalBytes(buf: Uint8Array, from: number, to: number): boolean {
-    for (let i = from; i < to; i++) {
-      if (buf[i]! >= 0x80) return this.isLocal(Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('utf8'));
-    }
-    for (const name of this.exact) if (endsWithAscii(buf, from, to, name) && to - from === name.length) return true;
+    if (!isAscii(buf, from, to)) return this.isLocal(utf8(buf, from, to));
+    for (const name of this.exact) if (to - from === name.length && endsWithAscii(buf, from, to, name)) return true;
     for (const suffix of this.suffixes) if (endsWithAscii(buf, from, to, suffix)) return true;
     return false;
   }
