@@ -61,7 +61,8 @@ export class Chromium {
         '--remote-debugging-pipe',
         'about:blank',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+      // Its own process group: close() ends the helpers (zygotes, crash handler) with it.
+      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
     );
     const browser = new Chromium(proc, profile);
     await new Promise<void>((resolve, reject) => {
@@ -107,13 +108,24 @@ export class Chromium {
   async close(): Promise<void> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
-      this.proc.kill('SIGTERM');
-      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+      this.signalGroup('SIGTERM');
+      const timer = setTimeout(() => this.signalGroup('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
     }
-    // Chromium's helper processes may still be writing into the profile for a moment.
+    // The helpers can outlive the browser process and go on writing into the profile (seen: ENOTEMPTY
+    // after ten tries of removing it): they are ended before it is removed.
+    this.signalGroup('SIGKILL');
     rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  }
+
+  /** Signals every process of Chromium's group; none left is not an error. */
+  private signalGroup(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.proc.pid!, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
   }
 
   private receive(chunk: string): void {
