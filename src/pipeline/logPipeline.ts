@@ -10,7 +10,8 @@
 // section): handing facts across costs 1.3-1.5 times the CPU in all (string
 // copies, facts rebuilt as objects); with two free cores the catch-up is a
 // little faster but scrapes wait longer, and on a machine whose other work
-// leaves no core free it is slower.
+// leaves no core free it is slower (on Linux the thread runs at nice 19, so
+// that other work, the MTA's, comes first).
 import { isAbsolute, resolve } from 'node:path';
 import { AccountBook, type AccountLimits } from '../accounts/book.js';
 import type { Config } from '../config/config.js';

@@ -2,6 +2,8 @@
 // same order, each chunk reported counted only once its facts are counted,
 // and no line lost when the thread dies. Runs the built worker (`npm test`
 // builds first), as the built exporter does.
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { silentLogger } from '../logger.js';
@@ -48,6 +50,18 @@ function chunksOf(text: string): Buffer[] {
     at = end;
   }
   return chunks;
+}
+
+/** Nice values of this process's threads (Linux: the 19th field of /proc/self/task/<tid>/stat). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
 }
 
 describe.each(Object.keys(MTAS) as (keyof typeof MTAS)[])('the %s parser in the parser thread', (mta) => {
@@ -101,5 +115,22 @@ describe.each(Object.keys(MTAS) as (keyof typeof MTAS)[])('the %s parser in the 
     expect(got).toEqual(expected);
     expect(counted).toBe(here.stats.lines);
     expect(thread.stats.lines).toBe(here.stats.lines);
+  });
+
+  // Below 19 already, else every new thread would be at 19 whatever the worker does.
+  it.runIf(process.platform === 'linux' && getPriority() < 19)('parses at the lowest priority: its thread alone is at nice 19, this one keeps its own', async () => {
+    const { source, init, files } = setup(mta);
+    const mine = getPriority();
+    const lowest = (): number => threadNiceValues().filter((n) => n === 19).length;
+    const before = lowest();
+    const thread = new ParserThread(init, source, () => {}, silentLogger, BUILT_WORKER);
+    // Once a chunk is answered, the worker has run its module.
+    await thread.write(files[0]!.name, chunksOf(files[0]!.text)[0]!, () => {});
+    await thread.drain();
+    const during = lowest();
+    await thread.stop();
+
+    expect(during).toBe(before + 1);
+    expect(getPriority()).toBe(mine);
   });
 });
