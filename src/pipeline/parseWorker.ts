@@ -20,10 +20,10 @@ if (!parentPort || !source) throw new Error(`parser thread: no log source for MT
 const port = parentPort;
 // Parsing takes only CPU that nothing else wants: the main thread (scrapes,
 // counting) and the MTA on the same host come first. Measured under 100
-// scrapes a second during a catch-up, the threads at equal priority made
-// the scrapes' p99 about 1.5 times as long (BENCHMARKS.md). Linux keeps a nice value
-// per thread (setpriority of "process" 0 is the calling thread); elsewhere it
-// would be the whole process's, so it is left alone there.
+// scrapes a second during a catch-up, the threads at equal priority made the
+// scrapes' p99 about 1.5 times as long (BENCHMARKS.md). Linux keeps a nice
+// value per thread (setpriority of "process" 0 is the calling thread);
+// elsewhere it would be the whole process's, so it is left alone there.
 if (process.platform === 'linux') {
   try {
     setPriority(0, LOWEST_PRIORITY);
