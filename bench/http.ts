@@ -176,12 +176,19 @@ export const httpGroup: BenchGroup = {
   ${fmt(BIG_ACCOUNTS)} accounts (about 18 MiB) logged in and sent mail, warmed up by two scrapes; then ${STALLED} raw connections each send
   \`GET /metrics\` and never read. RSS (VmRSS) is read ${HOLD_MS / 1000} s later, peak RSS is VmHWM; the answers' status lines are read
   only at the end, and the stall cut-off is seen as the moment a new scrape is served again.`,
-          `Every scrape renders with backpressure: when the client does not read, the next metric family waits for the socket to
+          `A scrape alone renders with backpressure: when the client does not read, the next metric family waits for the socket to
   drain, so a stalled scrape holds at most about one metric family plus the
   kernel's socket buffers (a few MiB on loopback), never the whole exposition. At ${fmt(ACCOUNTS)} accounts the kernel's
   buffers take most of an exposition; the limits matter for larger ones:
   \`--web.max-requests\` bounds how many families are held at once, and \`--web.stall-timeout\` (default 30s) frees them.
-  Issue 12 measured +298 MB (110 → 408 MB) at ${fmt(ACCOUNTS)} accounts before backpressure.`,
+  Issue 12 measured +298 MB (110 → 408 MB) at ${fmt(ACCOUNTS)} accounts before backpressure. Scrapes that arrive
+  together share one rendering (\`src/http/scrapeRounds.ts\`): the round's exposition is one buffer that each of its
+  responses is written from, so the stalled scrapes of a round hold that one exposition until the last of them is
+  answered or cut off, not one each.`,
+          `The figure at ${fmt(ACCOUNTS)} accounts moves with the machine, not only with the code: the build that gave +6 MB on
+  2026-11-29 (bbadc25) gave +34 and +35 MB on 2026-11-30 at 13:15, alternated with the build of that afternoon (+26 and
+  +28 MB), and the build before scrapes shared a rendering (bf317fc) +35 and +46 MB against +12 and +13 MB for the first that
+  did (6531464).`,
         ],
       };
     } finally {
