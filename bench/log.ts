@@ -751,7 +751,7 @@ export const logGroup: BenchGroup = {
         `What the exporter as its own process adds (the issue's measure, the row above): a fresh process's first pass over the
   lines is slower than the next. The parser and the book over these lines in memory took ${fmt(log.freshFirstSeconds, 2)} s on a
   fresh process's first run and ${fmt(log.freshSecondSeconds, 2)} s on its second (the row; medians of three processes): the JIT
-  compiles the parser while it runs, and the heap grows. Per chunk (an instrumented build, 2026-11-30 12:25, four catch-ups):
+  compiles the parser while it runs, and the heap grows. Per chunk (an instrumented build, 2026-11-30 12:15, seven catch-ups):
   the first of the 142 chunks took 47-68 ms, the steady rate was 7.6-12 ms a chunk, and the first 30 took 100-250 ms more than
   at that rate. V8 flags that compile sooner (\`--always-sparkplug\`, \`--interrupt-budget=16384\`,
   \`--max-inlined-bytecode-size=920\`, \`--no-lazy-feedback-allocation\`), alternated with none: no difference above the
@@ -788,9 +788,10 @@ export const logGroup: BenchGroup = {
   the connections it accepts one a turn. A profile of the main thread then shows it running only about 40% of the wall time
   of its longest busy stretches: on two cores it took turns with the parser thread, libuv's and V8's threads and the clients.
   Tried, alternated, two runs each: scanning moved to the thread, or cut to about 1 ms of each chunk, brought the first
-  scrapes' p50 down to 145-195 ms (105-150 with the parser in the main thread) but left the rest at about 200 ms; nice 19 took the p99 from 615-700 ms to
-  320-490 ms (six runs each way alternated, 12:20-13:10; nice 10: 420-520 ms in two), its catch-up's slowdown under the
-  scrapes was -1% to +28% at nice 19 against +8% to +32% at 0, and the catch-up alone is no slower while the second core is free.`,
+  scrapes' p50 down to 145-195 ms (105-150 with the parser in the main thread) but left the rest at about 200 ms. Nice 19
+  took the p99 from 615-700 ms to 320-490 ms (six runs each way alternated, 12:20-13:00; nice 10: 420-520 ms in two); the
+  catch-up's slowdown under the scrapes was -1% to +28% at nice 19 against +8% to +32% at 0, and the catch-up alone is no
+  slower while the second core is free.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above). In the exporter, the
   main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts 10 ms after the
