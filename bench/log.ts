@@ -791,7 +791,8 @@ export const logGroup: BenchGroup = {
   scrapes' p50 down to 145-195 ms (105-150 with the parser in the main thread) but left the rest at about 200 ms. Nice 19
   took the p99 from 615-700 ms to 320-490 ms (six runs each way alternated, 12:20-13:00; nice 10: 420-520 ms in two); the
   catch-up's slowdown under the scrapes was -1% to +28% at nice 19 against +8% to +32% at 0, and the catch-up alone is no
-  slower while the second core is free.`,
+  slower while the second core is free. Not alternated, this benchmark's own runs move more than that: its thread row gave
+  397, 626 and 577 ms at nice 19 (2026-11-30 12:34, 12:42, 12:50), and 474-611 ms in the runs of that morning at 0.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above). In the exporter, the
   main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts 10 ms after the
