@@ -779,7 +779,7 @@ export const logGroup: BenchGroup = {
   thread is the default. For 0.65× the thread would have to hand the main thread about a quarter of its work; the part that
   could move, making the strings of addresses and peers, needs bytes of lines that are chunks behind by the time a message is
   accepted (its MAIL FROM line), which the main thread no longer holds.
-  Since 2026-11-30 12:40 the thread runs at Linux's lowest priority (nice 19, that thread alone): it takes only CPU nothing
+  Since 2026-11-30 12:30 the thread runs at Linux's lowest priority (nice 19, that thread alone): it takes only CPU nothing
   else wants, the main thread's scrapes and, on a mail host, the MTA. Where its scrapes' time had gone (client-side timings of
   600 scrapes a mode, 2026-11-30 12:25): to the first byte of the answer, p50 220 ms against 115 ms with the parser in the
   main thread, while the exporter's side (request read → last byte) was p50 56-100 ms against 30-50: the requests waited to
