@@ -2,7 +2,6 @@
 // same order, each chunk reported counted only once its facts are counted,
 // and no line lost when the thread dies. Runs the built worker (`npm test`
 // builds first), as the built exporter does.
-import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
@@ -10,6 +9,7 @@ import { silentLogger } from '../logger.js';
 import { configuredMta } from '../mtas.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { splitLines } from '../tail/lines.js';
+import { threadNiceValues } from '../../test/harness/threads.js';
 import { icewarpLog } from '../../test/mta/icewarp.js';
 import { postfixLog } from '../../test/mta/postfix.js';
 import { LOCAL_DOMAINS, sharedScenario } from '../../test/mta/scenario.js';
@@ -50,18 +50,6 @@ function chunksOf(text: string): Buffer[] {
     at = end;
   }
   return chunks;
-}
-
-/** Nice values of this process's threads (Linux: the 19th field of /proc/self/task/<tid>/stat). */
-function threadNiceValues(): number[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
-    } catch {
-      return []; // a thread that ended meanwhile
-    }
-  });
 }
 
 describe.each(Object.keys(MTAS) as (keyof typeof MTAS)[])('the %s parser in the parser thread', (mta) => {

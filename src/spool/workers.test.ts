@@ -2,10 +2,11 @@
 // report for each kind of file a queue folder may hold.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { threadNiceValues } from '../../test/harness/threads.js';
 import { HEAD_GONE, HEAD_NOT_REGULAR, HEAD_NO_SENDER, QueueFileWorkers, STAT_FILE, STAT_GONE, STAT_OTHER } from './workers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailrelay-workers-'));
@@ -75,4 +76,23 @@ describe('QueueFileWorkers', () => {
     await stopped.stop();
     await expect(stopped.stat(dir + sep, ['a.tmp'])).rejects.toThrow(/stopped/);
   });
+
+  // Below 10 already, else every new thread would be there whatever the workers do.
+  it.runIf(process.platform === 'linux' && getPriority() < 10 && process.env.MAILRELAY_WORKER_NICE === undefined)(
+    'runs its two threads at nice 10 on Linux, this one keeps its own',
+    async () => {
+      // The file's pool stops its idle threads after 50 ms (as the test above relies on): they are gone before counting.
+      await new Promise((r) => setTimeout(r, 200));
+      const mine = getPriority();
+      const before = threadNiceValues().filter((n) => n === 10).length;
+      const pool = new QueueFileWorkers(2, 60_000);
+      // Once both have answered a batch, both have run their program.
+      await Promise.all([pool.stat(dir + sep, names), pool.stat(dir + sep, names)]);
+      const during = threadNiceValues().filter((n) => n === 10).length;
+      await pool.stop();
+
+      expect(during).toBe(before + 2);
+      expect(getPriority()).toBe(mine);
+    },
+  );
 });

@@ -58,13 +58,16 @@ function fileWorkerMain(
 ): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
-  try {
-    // Linux: lower this thread's priority (its own nice value, found through its thread id), so
-    // the main thread, which answers scrapes and applies file events, gets a core first.
-    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-    (require('node:os') as typeof import('node:os')).setPriority(tid, config.nice);
-  } catch {
-    // Elsewhere the worker runs at the process's priority.
+  // Linux: lower this thread's priority (a nice value is per thread there, and "process" 0 is the
+  // calling thread), so the main thread, which answers scrapes and applies file events, gets a core
+  // first. Elsewhere a priority is the whole process's: the worker runs at the process's, as the
+  // parser thread does (pipeline/parseWorker.ts).
+  if (process.platform === 'linux') {
+    try {
+      (require('node:os') as typeof import('node:os')).setPriority(0, config.nice);
+    } catch {
+      // A sandbox that forbids it: the worker runs at the process's priority.
+    }
   }
   const pattern = new RegExp(config.pattern, config.flags);
   const buf = Buffer.allocUnsafe(config.headBytes);
