@@ -527,8 +527,9 @@ export class IcewarpSessions {
     let at = to - 1;
     while (at >= from && buf[at] !== 0x40) at--;
     const domainFrom = at < from ? to : at + 1;
-    session.pendingDomains.push(domainKeyOfBytes(buf, domainFrom, to));
-    session.pendingLocal.push(this.localDomains.configured && this.localDomains.isLocalBytes(buf, domainFrom, to));
+    const key = domainKeyOfBytes(buf, domainFrom, to);
+    session.pendingDomains.push(key);
+    session.pendingLocal.push(this.localDomains.configured && this.localDomains.isLocalBytes(buf, domainFrom, to, key));
   }
 
   private authStart(session: SmtpSession, buf: Buffer, p: number, end: number): void {

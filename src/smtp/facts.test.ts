@@ -56,4 +56,39 @@ describe('LocalDomains', () => {
       expect([domain, local.isLocalBytes(...inLine(domain))]).toEqual([domain, isLocal]);
     }
   });
+
+  it('gives the answer of a walk over every name with a hosting provider\'s 500 names and 20 wildcards', () => {
+    const names = Array.from({ length: 500 }, (_, i) => `client${i}-hosting.fr`);
+    const wildcards = Array.from({ length: 20 }, (_, i) => `tenant${i}.example.net`);
+    const many = new LocalDomains([...names.map((n, i) => (i % 2 ? n.toUpperCase() : n)), ...wildcards.map((w) => `*.${w}`), 'bücher.example']);
+    const walk = (domain: string): boolean => {
+      const d = domain.toLowerCase();
+      return d === 'bücher.example' || names.includes(d) || wildcards.some((w) => d.endsWith(`.${w}`));
+    };
+    const domains = [
+      ...names,
+      ...names.map((n) => `x${n}`),
+      ...names.map((n) => `mail.${n.toUpperCase()}`),
+      ...names.map((n) => `${n}.`),
+      ...wildcards,
+      ...wildcards.map((w) => `a.${w}`),
+      ...wildcards.map((w) => `a.b.${w.toUpperCase()}`),
+      ...wildcards.map((w) => `x${w}`),
+      ...wildcards.map((w) => `.${w}`),
+      'BÜCHER.example',
+      'bücher.example.org',
+      'gmail.com',
+      '',
+      '.',
+    ];
+    for (const domain of domains) {
+      const want = walk(domain);
+      const [buf, from, to] = inLine(domain);
+      expect([domain, many.isLocal(domain)]).toEqual([domain, want]);
+      expect([domain, many.isLocalBytes(buf, from, to)]).toEqual([domain, want]);
+      // With the key the parser has already made for the recipient.
+      expect([domain, many.isLocalBytes(buf, from, to, domainKeyOfBytes(buf, from, to))]).toEqual([domain, want]);
+    }
+    expect(domains.filter(walk)).toHaveLength(500 + 3 * 20 + 1);
+  });
 });

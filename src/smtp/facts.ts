@@ -147,32 +147,72 @@ function join53(a: number, b: number): number {
  */
 export class LocalDomains {
   private readonly exact = new Set<string>();
-  private readonly suffixes: string[] = [];
+  /** `*.example.com` as `.example.com`: a domain is local when one of its dot-suffixes is one of these. */
+  private readonly suffixes = new Set<string>();
+  /**
+   * The ASCII names and suffixes again by domainKey, for lines read as
+   * bytes: one lookup a recipient (one a dot for suffixes) whatever their
+   * number, where a walk over the list cost a comparison per name (500 names
+   * made the catch-up 1.6 times as long). A hit is then compared byte by
+   * byte: the answer is exact. Non-ASCII names need no key: ASCII bytes
+   * never spell them.
+   */
+  private readonly exactKeys = new Map<number, string[]>();
+  private readonly suffixKeys = new Map<number, string[]>();
 
   constructor(patterns: readonly string[]) {
     for (const p of patterns) {
       const lower = p.toLowerCase();
-      if (lower.startsWith('*.')) this.suffixes.push(lower.slice(1));
-      else this.exact.add(lower);
+      const wildcard = lower.startsWith('*.');
+      const name = wildcard ? lower.slice(1) : lower;
+      (wildcard ? this.suffixes : this.exact).add(name);
+      if (isAsciiText(name)) {
+        const keys = wildcard ? this.suffixKeys : this.exactKeys;
+        const key = domainKey(name);
+        const same = keys.get(key);
+        if (same === undefined) keys.set(key, [name]);
+        else if (!same.includes(name)) same.push(name);
+      }
     }
   }
 
   get configured(): boolean {
-    return this.exact.size > 0 || this.suffixes.length > 0;
+    return this.exact.size > 0 || this.suffixes.size > 0;
   }
 
   isLocal(domain: string): boolean {
     const d = domain.toLowerCase();
-    return this.exact.has(d) || this.suffixes.some((s) => d.endsWith(s));
-  }
-
-  /** isLocal of the text of buf[from, to) (UTF-8), compared as bytes when it is ASCII. */
-  isLocalBytes(buf: Uint8Array, from: number, to: number): boolean {
-    if (!isAscii(buf, from, to)) return this.isLocal(utf8(buf, from, to));
-    for (const name of this.exact) if (to - from === name.length && endsWithAscii(buf, from, to, name)) return true;
-    for (const suffix of this.suffixes) if (endsWithAscii(buf, from, to, suffix)) return true;
+    if (this.exact.has(d)) return true;
+    if (this.suffixes.size === 0) return false;
+    for (let dot = d.indexOf('.'); dot >= 0; dot = d.indexOf('.', dot + 1)) if (this.suffixes.has(d.slice(dot))) return true;
     return false;
   }
+
+  /**
+   * isLocal of the text of buf[from, to) (UTF-8), compared as bytes when it
+   * is ASCII. `key`: its domainKeyOfBytes, when the caller has it already.
+   */
+  isLocalBytes(buf: Uint8Array, from: number, to: number, key?: number): boolean {
+    if (!isAscii(buf, from, to)) return this.isLocal(utf8(buf, from, to));
+    if (this.exactKeys.size > 0 && matchesOne(this.exactKeys.get(key ?? keyOf(buf, from, to)), buf, from, to)) return true;
+    if (this.suffixKeys.size === 0) return false;
+    for (let dot = from; dot < to; dot++) {
+      if (buf[dot] === 0x2e && matchesOne(this.suffixKeys.get(keyOf(buf, dot, to)), buf, dot, to)) return true;
+    }
+    return false;
+  }
+}
+
+/** One of `names` (lowercased ASCII) is the whole of buf[from, to). */
+function matchesOne(names: string[] | undefined, buf: Uint8Array, from: number, to: number): boolean {
+  if (names === undefined) return false;
+  for (const name of names) if (name.length === to - from && endsWithAscii(buf, from, to, name)) return true;
+  return false;
+}
+
+function isAsciiText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 /** buf[from, to) ends with `lower` (a lowercased name), ASCII letters compared without case. */
