@@ -804,7 +804,18 @@ export const logGroup: BenchGroup = {
   took the p99 from 615-700 ms to 320-490 ms (six runs each way alternated, 12:20-13:00; nice 10: 420-520 ms in two); the
   catch-up's slowdown under the scrapes was -1% to +28% at nice 19 against +8% to +32% at 0, and the catch-up alone is no
   slower while the second core is free. Not alternated, this benchmark's own runs move more than that: its thread row gave
-  397, 626 and 577 ms at nice 19 (2026-11-30 12:34, 12:42, 12:50), and 474-611 ms in the runs of that morning at 0.`,
+  397, 626 and 577 ms at nice 19 (2026-11-30 12:34, 12:42, 12:50), and 474-611 ms in the runs of that morning at 0.
+  On 2026-11-30 15:05-15:30 (session 7), measured and dropped: a split the other way round, the scanning (\`scanLines\`)
+  in a thread over chunks in shared memory and the session state machine and the book in the main thread in 1 ms slices,
+  the thread's lag taken up by the main thread scanning a chunk itself. In memory the main thread's share is then 0.67 of the
+  whole parser's (0.72 s against 1.07 s over these lines), but the exporter as its own process gained nothing: 0.55-0.57×
+  the bare loop against 0.58-0.60× in the main thread (eight pairs alternated, twice), its main thread's CPU 1.26-1.41 s
+  against 1.42-1.46 s, and 1.1-1.2 s of CPU on the other threads against 0.33-0.36 s. Where a fresh process's time goes
+  on the second core (\`/proc/<pid>/task/*/schedstat\` over one catch-up): V8's four platform threads ran 300-500 ms, most
+  of it TurboFan compiling the parser and the book as they warm up (\`--trace-opt\`: 88 functions, about 0.5-0.7 s of
+  compile time, 53 ms for the book's \`apply\` alone), and the parser thread at nice 19 waited 340-490 ms for a core it
+  could otherwise have had. Alternated with nice 0 for the parser thread (own process, five and six pairs): 0.59× against
+  0.67×, then 0.65× against 0.63×: the priority's cost to the catch-up alone is below this machine's noise.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above). In the exporter, the
   main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts 10 ms after the
