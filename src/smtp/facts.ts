@@ -159,6 +159,14 @@ export class LocalDomains {
    */
   private readonly exactKeys = new Map<number, string[]>();
   private readonly suffixKeys = new Map<number, string[]>();
+  /**
+   * The longest suffix, in characters and in ASCII bytes: only the dots that
+   * close to a domain's end are looked at. The domain is the sender's to
+   * choose (an RCPT of 1,280 bytes and 640 dots); the suffixes are the
+   * config's, so the work a recipient costs stays the config's too.
+   */
+  private longestSuffix = 0;
+  private longestAsciiSuffix = 0;
 
   constructor(patterns: readonly string[]) {
     for (const p of patterns) {
@@ -166,7 +174,9 @@ export class LocalDomains {
       const wildcard = lower.startsWith('*.');
       const name = wildcard ? lower.slice(1) : lower;
       (wildcard ? this.suffixes : this.exact).add(name);
+      if (wildcard) this.longestSuffix = Math.max(this.longestSuffix, name.length);
       if (isAsciiText(name)) {
+        if (wildcard) this.longestAsciiSuffix = Math.max(this.longestAsciiSuffix, name.length);
         const keys = wildcard ? this.suffixKeys : this.exactKeys;
         const key = domainKey(name);
         const same = keys.get(key);
@@ -184,7 +194,7 @@ export class LocalDomains {
     const d = domain.toLowerCase();
     if (this.exact.has(d)) return true;
     if (this.suffixes.size === 0) return false;
-    for (let dot = d.indexOf('.'); dot >= 0; dot = d.indexOf('.', dot + 1)) if (this.suffixes.has(d.slice(dot))) return true;
+    for (let dot = d.indexOf('.', d.length - this.longestSuffix); dot >= 0; dot = d.indexOf('.', dot + 1)) if (this.suffixes.has(d.slice(dot))) return true;
     return false;
   }
 
@@ -196,7 +206,7 @@ export class LocalDomains {
     if (!isAscii(buf, from, to)) return this.isLocal(utf8(buf, from, to));
     if (this.exactKeys.size > 0 && matchesOne(this.exactKeys.get(key ?? keyOf(buf, from, to)), buf, from, to)) return true;
     if (this.suffixKeys.size === 0) return false;
-    for (let dot = from; dot < to; dot++) {
+    for (let dot = Math.max(from, to - this.longestAsciiSuffix); dot < to; dot++) {
       if (buf[dot] === 0x2e && matchesOne(this.suffixKeys.get(keyOf(buf, dot, to)), buf, dot, to)) return true;
     }
     return false;
