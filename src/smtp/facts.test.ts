@@ -77,7 +77,7 @@ describe('LocalDomains', () => {
       ...wildcards.map((w) => `.${w}`),
       'BÜCHER.example',
       'bücher.example.org',
-          // A sender's RCPT of 1,280 bytes and 640 dots: only the dots within the longest suffix's length of the end are looked at.
+      // A sender's RCPT of 1,280 bytes and 640 dots: only the dots within the longest suffix's length of the end are looked at.
       `${'a.'.repeat(620)}mail.tenant17.example.net`,
       `${'a.'.repeat(620)}mail.tenant17.example.nett`,
       `${'é.'.repeat(300)}tenant13.example.net`,
