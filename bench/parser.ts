@@ -6,6 +6,7 @@ import { scanLines } from '../src/icewarp/line.js';
 import { IcewarpSessions } from '../src/icewarp/sessions.js';
 import { FactBatchWriter } from '../src/pipeline/factBatch.js';
 import { domainKeyOfBytes, LocalDomains } from '../src/smtp/facts.js';
+import { median } from './report.js';
 
 /**
  * The catch-up's first two stages without the tailer: the parser over log
@@ -105,6 +106,5 @@ export function hostileDomainCost(): { judgeNs: number; keyNs: number } {
     }
   }
   if (sink !== 0) throw new Error('hostileDomainCost: the hostile domain was judged local, or its key changed');
-  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   return { judgeNs: median(judge), keyNs: median(keys) };
 }

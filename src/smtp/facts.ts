@@ -87,9 +87,7 @@ export function isForeignSender(account: string, mailFrom: string): boolean {
  * which gives the same number.
  */
 export function domainKey(domain: string): number {
-  let ascii = true;
-  for (let i = 0; i < domain.length && ascii; i++) ascii = domain.charCodeAt(i) < 0x80;
-  if (!ascii) {
+  if (!isAsciiText(domain)) {
     const bytes = Buffer.from(domain.toLowerCase(), 'utf8');
     return keyOf(bytes, 0, bytes.length);
   }
