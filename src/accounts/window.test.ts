@@ -56,6 +56,32 @@ describe('SlidingSet', () => {
       }
     }
   });
+
+  it('counts between additions as a walk over every key would, as the cutoff passes each sighting (scrapes with no new line)', () => {
+    let seed = 11;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const window = 30;
+    const s = new SlidingSet(10_000);
+    const all = new Map<string, number>();
+    let now = 0;
+    for (let i = 0; i < 2000; i++) {
+      now += random() < 0.2 ? 1 : 0;
+      if (random() < 0.3) {
+        const key = `k${Math.floor(random() * 200)}`;
+        const time = random() < 0.1 ? Math.max(0, now - Math.floor(random() * 20)) : now;
+        s.add(key, time);
+        all.set(key, Math.max(all.get(key) ?? -1, time));
+      }
+      // Often several counts in a row with nothing added between, `now` moving on.
+      const inWindow = [...all.values()].filter((t) => t > now - window).length;
+      expect(s.count(now, window), `step ${i}`).toBe(inWindow);
+    }
+    // Idle: the log stops, the window slides past every sighting one second at a time.
+    for (let end = now + window + 1; now <= end; now++) {
+      expect(s.count(now, window), `idle at ${now}`).toBe([...all.values()].filter((t) => t > now - window).length);
+    }
+    expect(s.size).toBe(0);
+  });
 });
 
 /** The keys a SlidingSet holds (its private generations). */
