@@ -36,10 +36,33 @@ describe('SenderTally', () => {
       { sender: 'c@x', recipients: 1, estimate: 4 },
     ]);
     t.add('c@x', 7);
-    expect([...t.entries()]).toEqual([
-      ['a@x', 10],
-      ['c@x', 8],
+    expect(labelled(t)).toEqual([
+      ['<a@x>', 10],
+      ['<c@x>', 8],
     ]);
+  });
+
+  it("makes a sender's label once while it holds its slot, and anew for the sender that takes the slot", () => {
+    const t = new SenderTally(2);
+    const made: string[] = [];
+    const label = (sender: string): string => {
+      made.push(sender);
+      return `<${sender}>`;
+    };
+    t.add('a@x', 10);
+    t.add('b@x', 3);
+    const scrape = (): [string, number][] => {
+      const out: [string, number][] = [];
+      t.forEachLabelled(label, (text, n) => out.push([text, n]));
+      return out;
+    };
+    expect(scrape()).toEqual([['<a@x>', 10], ['<b@x>', 3]]);
+    t.add('b@x', 1);
+    expect(scrape()).toEqual([['<a@x>', 10], ['<b@x>', 4]]);
+    expect(made).toEqual(['a@x', 'b@x']);
+    t.add('c@x', 1); // takes b's slot
+    expect(scrape()).toEqual([['<a@x>', 10], ['<c@x>', 1]]);
+    expect(made).toEqual(['a@x', 'b@x', 'c@x']);
   });
 
   it('forgets the smallest when its capacity shrinks', () => {
@@ -53,6 +76,12 @@ describe('SenderTally', () => {
     expect(t.size).toBe(2);
   });
 });
+
+function labelled(t: SenderTally): [string, number][] {
+  const out: [string, number][] = [];
+  t.forEachLabelled((sender) => `<${sender}>`, (text, n) => out.push([text, n]));
+  return out;
+}
 
 describe('senderLabel', () => {
   it('writes the null sender as <> (as the queue does), bounds length and replaces control characters', () => {

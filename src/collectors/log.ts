@@ -91,7 +91,7 @@ const DEFINITIONS: Definition[] = [
     collect(p, sample) {
       for (const [account, s] of p.book.accountEntries()) {
         const label = accountLabel(account, s);
-        for (const [sender, recipients] of s.senders.entries()) sample(`${label},${labelPair('sender', sender)}`, recipients);
+        s.senders.forEachLabelled((sender) => `${label},${labelPair('sender', sender)}`, sample);
       }
     },
   },
