@@ -288,7 +288,9 @@ export async function scrapesDuringCatchUp(dir: string, clients: number, parserT
     const a = await exporterCatchUp(dir, 0, parserThread, gzip);
     alone.push(a.seconds);
     // Its pairs, at once: the machine's speed drifts between the groups of this benchmark.
-    aloneRatios.push(bareLoopOwnProcess(join(dir, 'smtp')).seconds / a.seconds);
+    const own = bareLoopOwnProcess(join(dir, 'smtp'));
+    if (own.lines !== a.lines || own.matched !== a.lines) throw new Error(`bare loop as its own process: ${own.lines} lines, ${own.matched} matched, of ${a.lines}`);
+    aloneRatios.push(own.seconds / a.seconds);
     aloneWarmRatios.push(bareLoop(join(dir, 'smtp')).seconds / a.seconds);
     delaysAlone.push(a.loopDelayMaxMs);
     const s = await exporterCatchUp(dir, clients, parserThread, gzip);
