@@ -717,7 +717,7 @@ export const logGroup: BenchGroup = {
   benchmark's process (warm: its JIT has compiled it and its heap has grown in the runs before) and, next to the exporter as its own
   process, as a program of its own (\`bench/freshBareLoop.ts\`: a fresh \`node\`, timed from its first read like the exporter from its
   pipeline's start, program loading left out of both). The exporter's own-process catch-up is judged against the second, which starts as
-  cold as it does; until 2026-11-30 18:00 it was judged against the warm loop, which ran 0.89 s where the same loop as its own process ran
+  cold as it does; in the runs before 2026-11-30 17:56 it was judged against the warm loop, which ran 0.89 s where the same loop as its own process ran
   1.00 s (medians of 16 runs alternated, 17:57), so those ratios read about a tenth lower for the same speed. Both are in the row.`,
         `Scrapes during catch-up: the built exporter as its own process (\`--web.max-requests=0\`) catching up the same files
   from the first byte; ${sc.clients} clients (raw HTTP, keep-alive, in the benchmark's process) each GET /metrics once a second,
