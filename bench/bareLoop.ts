@@ -1,7 +1,6 @@
-// The benchmark's reference for the log pipeline: the least a Node program
-// does to look at every line. Run in the benchmark's process (its JIT warm
-// from the runs before) and, by freshBareLoop.ts, as a program of its own,
-// which is what the exporter as its own process is compared with.
+// The log benchmark's reference loop, run in the benchmark's process (its
+// JIT warm from the runs before) and, by freshBareLoop.ts, as a program of
+// its own, which is what the exporter as its own process is compared with.
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
