@@ -292,21 +292,26 @@ const FILE_DATE = /(\d{4})(\d{2})(\d{2})(?:-\d+)?(?:\.[A-Za-z0-9]+)*$/;
 const FIELDS = 11;
 
 /**
- * Scans every line of `chunk` (lines ending with LF, the last one's LF
- * possibly missing) into `into` when its arrays are large enough (memory
- * handed back by the other thread), else into new ones.
+ * Scans the lines of chunk[from, to) (lines ending with LF, the last one's LF
+ * possibly missing; `from` at a line's start, `to` after a LF or at the
+ * chunk's end). From the chunk's start, into `into`'s arrays when they are
+ * large enough (memory handed back by the other thread), else into new ones;
+ * from further on, after the lines `into` holds already (a chunk scanned a
+ * piece at a time).
  */
-export function scanLines(chunk: Buffer, into?: ScannedLines): ScannedLines {
+export function scanLines(chunk: Buffer, into?: ScannedLines, from = 0, to = chunk.length): ScannedLines {
   const s = new LineScanner();
   // Room for lines of 32 bytes (IceWarp's are 60-80), grown when shorter ones come.
   const guess = (chunk.length >> 5) + 16;
-  let ints = into !== undefined && into.times.length >= guess ? into.ints : new Int32Array(guess * FIELDS);
-  let times = into !== undefined && into.times.length >= guess ? into.times : new Float64Array(guess);
-  let count = 0;
-  let at = 0;
-  while (at < chunk.length) {
+  const appending = from > 0 && into !== undefined;
+  const reuse = appending || (into !== undefined && into.times.length >= guess);
+  let ints = reuse ? into!.ints : new Int32Array(guess * FIELDS);
+  let times = reuse ? into!.times : new Float64Array(guess);
+  let count = appending ? into!.count : 0;
+  let at = from;
+  while (at < to) {
     let nl = chunk.indexOf(0x0a, at);
-    if (nl < 0) nl = chunk.length;
+    if (nl < 0 || nl > to) nl = to;
     if (count === times.length) {
       const more = new Int32Array(ints.length * 2);
       more.set(ints);

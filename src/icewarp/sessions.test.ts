@@ -769,6 +769,42 @@ describe('IcewarpSessions: lines scanned in another thread (scanLines, then feed
     }
   });
 
+  it('scans a chunk a piece at a time (from, to) as in one go, into arrays handed back with lines of another chunk', () => {
+    const text = Object.values(SAMPLE_FILE).map((f) => readFileSync(new URL(f, SAMPLES), 'utf8')).join('\n') + '\n\n' + 'x [1] 00:00:01 Connected\n'.repeat(2000) + 'last line without LF';
+    const chunk = Buffer.from(text, 'utf8');
+    const whole = scanLines(chunk);
+    // Each line's fields: its start and end, and the layout's fields when it has the layout (-1 when not, the rest unwritten).
+    const fields = (lines: ReturnType<typeof scanLines>): number[][] =>
+      Array.from({ length: lines.count }, (_, i) => {
+        const f = [...lines.ints.subarray(i * 11, i * 11 + 11)];
+        return f[2]! < 0 ? f.slice(0, 3) : [...f, lines.times[i]!];
+      });
+    // Handed back full of another chunk's lines: scanning from 0 starts afresh in them.
+    let pieces = scanLines(Buffer.from('a [1] 00:00:01 Connected\n'.repeat(9000)));
+    const used = pieces.ints;
+    for (let at = 0; at < chunk.length; ) {
+      const cut = chunk.indexOf(0x0a, at + 700) + 1 || chunk.length;
+      pieces = scanLines(chunk, pieces, at, cut);
+      at = cut;
+    }
+    expect(pieces.ints).toBe(used);
+    expect(pieces.count).toBe(whole.count);
+    expect(pieces.count).toBe(text.split('\n').length);
+    expect(fields(pieces)).toEqual(fields(whole));
+    const facts = (lines: ReturnType<typeof scanLines>): SmtpFact[] => {
+      const out: SmtpFact[] = [];
+      new IcewarpSessions({ localDomains: new LocalDomains([]), emit: (f) => out.push(f) }).feedScanned(FILE, chunk, lines);
+      return out;
+    };
+    expect(facts(pieces)).toEqual(facts(whole));
+    expect(facts(whole).length).toBeGreaterThanOrEqual(4);
+    // Appending past the arrays' room grows them.
+    let grown = scanLines(chunk, undefined, 0, chunk.indexOf(0x0a) + 1);
+    grown = scanLines(chunk, grown, chunk.indexOf(0x0a) + 1);
+    expect(grown.count).toBe(whole.count);
+    expect(fields(grown)).toEqual(fields(whole));
+  });
+
   it('grows its arrays for a chunk of short lines, and agrees on a generated attack day', () => {
     const { whole, scanned } = both('\n'.repeat(5000) + 'x [1] 00:00:01 Connected\n'.repeat(3000), 2);
     expect(scanned).toEqual(whole);

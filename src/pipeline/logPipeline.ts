@@ -23,17 +23,8 @@ import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from '../smtp/parser.js';
 import { checkPositionsWritable } from '../tail/positions.js';
 import { LogTailer, type LineSink } from '../tail/tailer.js';
-import { stepAside } from '../turns.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
-
-/**
- * Parsing in the main thread holds the event loop about this long at a time
- * (ms). Short: a turn of the loop accepts one new connection (see turns.ts),
- * and a client's scrape waits for its requests to be read between slices.
- */
-const SLICE_MS = 1;
-/** Bytes of whole lines parsed between looks at the clock (about 250 IceWarp lines). */
-const SLICE_BYTES = 16 * 1024;
+import { inSlices, pieceEnd } from './slices.js';
 
 /** MAILRELAY_PARSER_THREAD=1: the parser in a thread of its own (see the top of this file). */
 export function parserThreadWanted(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -142,43 +133,26 @@ export class LogPipeline implements Running<LogSettings> {
   }
 
   /**
-   * Chunks of lines straight to a parser in this thread, a slice at a time:
-   * pieces of whole lines of about SLICE_BYTES, for at most SLICE_MS, then the
-   * event loop gets a turn (a 1 MiB chunk is 15-30 ms of parsing). The tailer
-   * waits for the returned promise before it hands on the next chunk.
+   * Chunks of lines straight to a parser in this thread, a slice at a time
+   * (slices.ts: a 1 MiB chunk is 15-30 ms of parsing). The tailer waits for
+   * the returned promise before it hands on the next chunk.
    */
   private sinkTo(parser: LogParser): LineSink {
     return {
       write: (file, chunk, counted) => {
         const started = performance.now();
         let lines = 0;
-        let at = 0;
-        const slice = (): boolean => {
-          const until = performance.now() + SLICE_MS;
-          do {
-            const cut = at + SLICE_BYTES >= chunk.length ? chunk.length : chunk.indexOf(0x0a, at + SLICE_BYTES) + 1 || chunk.length;
-            lines += feedChunkTo(parser, file, chunk.subarray(at, cut));
-            at = cut;
-          } while (at < chunk.length && performance.now() < until);
-          return at >= chunk.length;
-        };
         const finish = (): void => {
           this.lastBatchSeconds = (performance.now() - started) / 1000;
           counted(lines);
         };
-        if (slice()) return finish();
-        return new Promise<void>((resolve, reject) => {
-          const next = (): void => {
-            try {
-              if (stepAside() || !slice()) return void setImmediate(next);
-              finish();
-              resolve();
-            } catch (err) {
-              reject(err);
-            }
-          };
-          setImmediate(next);
+        const parsed = inSlices(chunk, (from) => {
+          const to = pieceEnd(chunk, from);
+          lines += feedChunkTo(parser, file, chunk.subarray(from, to));
+          return to;
         });
+        if (parsed === undefined) return finish();
+        return parsed.then(finish);
       },
     };
   }

@@ -2,13 +2,16 @@
 // same order, each chunk reported counted only once its facts are counted,
 // and no line lost when the thread dies. Runs the built worker (`npm test`
 // builds first), as the built exporter does.
-import { getPriority } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { silentLogger } from '../logger.js';
 import { configuredMta } from '../mtas.js';
 import { LocalDomains, type SmtpFact } from '../smtp/facts.js';
 import { splitLines } from '../tail/lines.js';
+import { writeBenchLogs } from '../../bench/log.js';
 import { threadNiceValues } from '../../test/harness/threads.js';
 import { icewarpLog } from '../../test/mta/icewarp.js';
 import { postfixLog } from '../../test/mta/postfix.js';
@@ -120,5 +123,47 @@ describe.each(Object.keys(MTAS) as (keyof typeof MTAS)[])('the %s parser in the 
 
     expect(during).toBe(before + 1);
     expect(getPriority()).toBe(mine);
+  });
+});
+
+describe('the parser thread, for an MTA whose first stage runs in this thread (IceWarp\'s scanLines)', () => {
+  it('scans a large chunk a slice at a time, turns of the event loop between, and counts what this thread would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailrelay-scan-'));
+    try {
+      writeBenchLogs(dir, 30_000);
+      const name = readdirSync(dir).sort()[0]!;
+      const whole = readFileSync(join(dir, name));
+      // About 2 MiB of whole lines: milliseconds of scanning.
+      const chunk = whole.subarray(0, whole.indexOf(0x0a, 2 << 20) + 1 || whole.length);
+      expect(chunk.length).toBeGreaterThan(1 << 20);
+      const { source, init } = setup('icewarp');
+      const expected: SmtpFact[] = [];
+      const here = source.createParser({ localDomains: new LocalDomains(LOCAL_DOMAINS), timeZone: source.timeZone, emit: (f) => expected.push(f) });
+      const lines = here.feedChunk!(name, chunk);
+
+      const got: SmtpFact[] = [];
+      const thread = new ParserThread(init, source, (f) => got.push(f), silentLogger, BUILT_WORKER);
+      let turns = 0;
+      let scanning = true;
+      const turn = (): void => {
+        turns++;
+        if (scanning) setImmediate(turn);
+      };
+      setImmediate(turn);
+      let counted = 0;
+      const written = thread.write(name, chunk, (n) => (counted = n));
+      expect(written).toBeInstanceOf(Promise);
+      await written;
+      scanning = false;
+      await thread.drain();
+      await thread.stop();
+
+      expect(turns).toBeGreaterThan(1);
+      expect(counted).toBe(lines);
+      expect(got.length).toBeGreaterThan(100);
+      expect(got).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

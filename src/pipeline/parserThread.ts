@@ -17,6 +17,7 @@ import { feedChunkTo, type LogParser, type LogParserStats, type LogSource, type 
 import type { LineSink } from '../tail/tailer.js';
 import { stepAside } from '../turns.js';
 import { applyFacts, type FactBatch } from './factBatch.js';
+import { inSlices, pieceEnd, SLICE_MS } from './slices.js';
 
 /** What the worker needs to make the MTA's parser: plain data, cloned to it. */
 export interface ParserThreadInit {
@@ -64,8 +65,6 @@ interface InFlight {
 /** Chunks handed to the worker and not yet counted, at most: enough to keep both threads busy, little memory. */
 const IN_FLIGHT = 8;
 const BUFFER_BYTES = 1 << 20;
-/** Counting facts holds the event loop about this long at a time (ms): short, as the parser's slices in the main thread (logPipeline.ts). */
-const SLICE_MS = 1;
 
 export class ParserThread implements LineSink {
   readonly stats: LogParserStats = { lines: 0, unparsed: 0, lastLineTime: undefined };
@@ -113,6 +112,24 @@ export class ParserThread implements LineSink {
 
   write(file: string, chunk: Buffer, counted: (lines: number) => void): void | Promise<void> {
     if (this.fallback) return this.parseHere(file, chunk, counted);
+    const scanLines = this.source.scanLines?.bind(this.source);
+    if (scanLines === undefined) return this.send(file, chunk, counted, undefined);
+    // The MTA's first stage (line ends, each line's layout) runs here, the parser's thread having the heavier
+    // share; a slice at a time, as parsing in this thread does (a 1 MiB chunk is 3-30 ms of it): scrapes and
+    // clients connecting waited for whole chunks, and the first scrapes of a catch-up waited longest.
+    let scanned = this.spareScanned.pop();
+    const scanning = inSlices(chunk, (from) => {
+      const to = pieceEnd(chunk, from);
+      scanned = scanLines(chunk, scanned, from, to);
+      return to;
+    });
+    if (scanning === undefined) return this.send(file, chunk, counted, scanned);
+    return scanning.then(() => this.send(file, chunk, counted, scanned));
+  }
+
+  /** The chunk and its scanned lines to the worker; a promise while IN_FLIGHT chunks are. */
+  private send(file: string, chunk: Buffer, counted: (lines: number) => void, scanned: ScannedLines | undefined): void | Promise<void> {
+    if (this.fallback) return this.parseHere(file, chunk, counted);
     let bytes = this.spare.pop();
     if (!bytes || bytes.length < chunk.length) bytes = Buffer.allocUnsafeSlow(Math.max(BUFFER_BYTES, chunk.length));
     chunk.copy(bytes);
@@ -122,8 +139,6 @@ export class ParserThread implements LineSink {
     const memory = this.returned.pop();
     const sent = memory !== undefined && memory.byteLength >= chunk.length ? new Uint8Array(memory, 0, chunk.length) : new Uint8Array(Math.max(BUFFER_BYTES, chunk.length)).subarray(0, chunk.length);
     sent.set(chunk);
-    // The MTA's first stage (line ends, each line's layout) runs here: the parser's thread has the heavier share.
-    const scanned = this.source.scanLines?.(chunk, this.spareScanned.pop());
     const message: ToParser = { kind: 'lines', file, bytes: sent, scanned };
     this.worker.postMessage(message, scanned ? [sent.buffer, scanned.ints.buffer as ArrayBuffer, scanned.times.buffer as ArrayBuffer] : [sent.buffer]);
     if (this.inFlight.length < IN_FLIGHT) return undefined;

@@ -64,8 +64,12 @@ export interface LogSource {
    * ends, reading each line's layout), so that it can run in the thread that
    * reads the files while the parser's feedScanned runs in another (see
    * pipeline/parserThread.ts). `into`: arrays to reuse when large enough.
+   * `from`, `to`: only the lines of chunk[from, to) (`from` at a line's
+   * start, `to` after a LF or at the end), added after `into`'s lines when
+   * `from` is not 0: a chunk scanned a piece at a time gives what one call
+   * over it gives.
    */
-  scanLines?(chunk: Buffer, into?: ScannedLines): ScannedLines;
+  scanLines?(chunk: Buffer, into?: ScannedLines, from?: number, to?: number): ScannedLines;
 }
 
 /**
