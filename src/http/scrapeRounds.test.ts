@@ -71,6 +71,30 @@ describe('ScrapeRounds', () => {
     expect(calls.n).toBe(1);
   });
 
+  it('gathers on while scrapes keep asking less than the gathering time apart, up to its longest', async () => {
+    const { calls, render } = renderer();
+    // Asked 15 ms apart over 60 ms, gathering for a quiet 40 ms: one round for all (a round 40 ms after the first split them).
+    const rounds = new ScrapeRounds(render, 0, 40, 200);
+    const asked: Promise<Turn>[] = [];
+    for (let i = 0; i < 5; i++) {
+      asked.push(rounds.next());
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect((await Promise.all(asked)).map(text)).toEqual(Array(5).fill('# rendering 1\nup 1\n'));
+    expect(calls.n).toBe(1);
+
+    // Asked every 10 ms for 400 ms: the first round begins by the longest gathering (100 ms), not at the end.
+    const capped = new ScrapeRounds(renderer().render, 0, 40, 100);
+    let firstServed = false;
+    const trickle: Promise<Turn>[] = [capped.next().then((t) => ((firstServed = true), t))];
+    for (let i = 0; i < 40 && !firstServed; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      trickle.push(capped.next());
+    }
+    expect(firstServed).toBe(true);
+    await Promise.all(trickle);
+  });
+
   it('a scrape alone holds the round only until it first waits on its client', async () => {
     const rounds = new ScrapeRounds(renderer().render, 0);
     const alone = await rounds.next();

@@ -31,12 +31,19 @@ export type Turn =
 /** Default spacing: scrapes take at most about a fifth of the main thread. */
 export const ROUND_SPACING = 4;
 /**
- * A round waits this long (ms) after the first scrape asks, for the others
+ * A round waits until no scrape has asked for this long (ms), for the others
  * sent at the same moment: their requests are read over a few turns of the
  * event loop (a catch-up slice between each), and a round begun at the first
  * left the rest to the next one, four renderings later.
  */
 export const ROUND_GATHER_MS = 10;
+/**
+ * ...but no longer than this after the first of them asked (ms): 100 clients
+ * sending together were read over 30-60 ms during a catch-up, and rounds cut
+ * at the first quiet 10 ms split them in three, the last waiting for two
+ * spacings (250 ms).
+ */
+export const ROUND_GATHER_MAX_MS = 50;
 
 export class ScrapeRounds {
   private waiting: Array<(turn: Turn) => void> = [];
@@ -44,17 +51,23 @@ export class ScrapeRounds {
   private running = false;
   /** performance.now() before which no round starts. */
   private notBefore = 0;
+  /** When the first and the last of the waiting scrapes asked (performance.now()). */
+  private firstAsked = 0;
+  private lastAsked = 0;
 
   /** `render` writes the whole exposition through `write` at once (no waiting on a client). */
   constructor(
     private readonly render: (write: (chunk: Buffer) => void) => Promise<void>,
     private readonly spacing = ROUND_SPACING,
     private readonly gatherMs = ROUND_GATHER_MS,
+    private readonly gatherMaxMs = ROUND_GATHER_MAX_MS,
   ) {}
 
   /** This scrape's turn, at the next round. */
   next(): Promise<Turn> {
     return new Promise((resolve) => {
+      this.lastAsked = performance.now();
+      if (this.waiting.length === 0) this.firstAsked = this.lastAsked;
       this.waiting.push(resolve);
       this.schedule();
     });
@@ -62,11 +75,20 @@ export class ScrapeRounds {
 
   private schedule(): void {
     if (this.running || this.timer !== undefined || this.waiting.length === 0) return;
-    const delay = Math.max(this.gatherMs, this.notBefore - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.round();
-    }, delay);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        // Scrapes asked since the timer was set: gather on while there is time left for it.
+        if (this.gathered() > performance.now() + 1) this.schedule();
+        else void this.round();
+      },
+      Math.max(this.gathered(), this.notBefore) - performance.now(),
+    );
+  }
+
+  /** When the waiting scrapes are gathered: a quiet gatherMs, or gatherMaxMs after the first asked. */
+  private gathered(): number {
+    return Math.min(this.lastAsked + this.gatherMs, this.firstAsked + Math.max(this.gatherMs, this.gatherMaxMs));
   }
 
   private async round(): Promise<void> {
