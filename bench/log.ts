@@ -863,7 +863,12 @@ export const logGroup: BenchGroup = {
   the connections it accepts one a turn. A profile of the main thread then shows it running only about 40% of the wall time
   of its longest busy stretches: on two cores it took turns with the parser thread, libuv's and V8's threads and the clients.
   Tried, alternated, two runs each: scanning moved to the thread, or cut to about 1 ms of each chunk, brought the first
-  scrapes' p50 down to 145-195 ms (105-150 with the parser in the main thread) but left the rest at about 200 ms. Nice 19
+  scrapes' p50 down to 145-195 ms (105-150 with the parser in the main thread) but left the rest at about 200 ms. Since
+  2026-11-30 20:30 the main thread scans each chunk a slice at a time (\`src/pipeline/slices.ts\`, about 1 ms, stepping aside
+  while clients connect, as the parser in the main thread does): the row that cuts each scrape where the exporter saw it
+  showed the slowest scrapes with the parser thread waiting 400-540 ms for their request to be read (three runs), and
+  25-35 ms after (three runs, alternated). Their time is now in the exporter (waiting for the next round) and after it
+  (the clients' own turn on the cores). Nice 19
   took the p99 from 615-700 ms to 320-490 ms (six runs each way alternated, 12:20-13:00; nice 10: 420-520 ms in two); the
   catch-up's slowdown under the scrapes was -1% to +28% at nice 19 against +8% to +32% at 0, and the catch-up alone is no
   slower while the second core is free. Not alternated, this benchmark's own runs move more than that: its thread row gave
@@ -881,8 +886,9 @@ export const logGroup: BenchGroup = {
   0.67×, then 0.65× against 0.63×: the priority's cost to the catch-up alone is below this machine's noise.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above). In the exporter, the
-  main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts 10 ms after the
-  first scrape asks, to gather the others, and no sooner after the last than four times its rendering took), each response
+  main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts once no scrape
+  has asked for 10 ms, at most 50 ms after the first asked, to gather the others, and no sooner after the last than four
+  times its rendering took), each response
   gets the round's exposition as one buffer (no copy), written in shares of about 4 ms of a turn of the event loop, and the
   catch-up parses in slices of about 1 ms between those turns. Node accepts one new connection a turn of its event loop
   (\`strace\` of the exporter: one \`accept4\` a turn, never a second, while the clients' \`connect\`s had all been made), so
@@ -895,7 +901,21 @@ export const logGroup: BenchGroup = {
   other work; the clients' reading (30 MB/s) takes CPU from the same two cores. With the parser in its own thread (the row
   above) the main thread has less to do but the process more (facts crossing): the catch-up is slowed less, the clients wait
   longer. Before the rounds, each scrape rendered its own copy: the catch-up
-  under the same clients took 200 s instead of 4.6 s.`,
+  under the same clients took 200 s instead of 4.6 s.
+  Where each scrape's time goes (the row on the slowest): the client stamps its request with an id (\`x-bench-scrape\`)
+  and the time it sent it, \`bench/loopDelay.ts\` in the exporter reports when the request was read and when the last byte
+  went to the kernel, on the wall clock both processes share (\`performance.timeOrigin + performance.now()\`), and the client
+  notes when it had the last byte; the slowest are those at or above the p99 of the scrapes both sides timed (about one in a
+  hundred, so a dozen over the five runs), and the row gives the median of each part among them. What was seen with it on
+  2026-11-30 (20:00-20:50, runs of the five rounds alternated): the 100 clients' requests of one second were read over
+  30-60 ms (the clients send them from one process, on the same cores), and rounds that began 10 ms after the first asked
+  cut them in two or three, the last waiting two spacings (the first rendering with the catch-up's accounts took about
+  30 ms, their label text made once, then 5-10 ms): the gathering now goes on while scrapes keep asking, for at most
+  50 ms. p99 with the parser thread, four runs each way: 236-343 ms (median 288) against 252-348 ms (317) before, and
+  226-277 ms in four runs later; in the main thread 200-226 ms against 175-336 ms, and the p50 10-20 ms higher (every scrape
+  of a round waits for its quiet 10 ms). Tried and dropped:
+  spacing the rounds by the lesser of the last two renderings, so that one slow first rendering does not hold the next
+  round four times as long (parser thread p99 241-290 ms against 226-277 alternated, four runs).`,
         'mtail: `mtail --one_shot` with a program that counts every line, over the same files.',
         `Tail latency: a session is appended to a followed file; the time until its message shows in an HTTP GET of /metrics
   (in-process exporter, chokidar events, no polling interval).`,
