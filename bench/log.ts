@@ -920,9 +920,10 @@ export const logGroup: BenchGroup = {
   30 ms, their label text made once, then 5-10 ms): the gathering now goes on while scrapes keep asking, for at most
   50 ms. p99 with the parser thread, four runs each way: 236-343 ms (median 288) against 252-348 ms (317) before, and
   226-277 ms in four runs later; in the main thread 200-226 ms against 175-336 ms, and the p50 10-20 ms higher (every scrape
-  of a round waits for its quiet 10 ms). Tried and dropped:
-  spacing the rounds by the lesser of the last two renderings, so that one slow first rendering does not hold the next
-  round four times as long (parser thread p99 241-290 ms against 226-277 alternated, four runs).`,
+  of a round waits for its quiet 10 ms); with clients that ask for gzip, the p50 20-40 ms higher and the p99 about the same
+  (274-382 ms against 280-375, four runs each way alternated: the clients decompress the answers of one round at once).
+  Tried and dropped: spacing the rounds by the lesser of the last two renderings, so that one slow first rendering does
+  not hold the next round four times as long (parser thread p99 241-290 ms against 226-277 alternated, four runs).`,
         'mtail: `mtail --one_shot` with a program that counts every line, over the same files.',
         `Tail latency: a session is appended to a followed file; the time until its message shows in an HTTP GET of /metrics
   (in-process exporter, chokidar events, no polling interval).`,
