@@ -73,14 +73,14 @@ describe('ScrapeRounds', () => {
 
   it('gathers on while scrapes keep asking less than the gathering time apart, up to its longest', async () => {
     const { calls, render } = renderer();
-    // Asked 15 ms apart over 60 ms, gathering for a quiet 40 ms: one round for all (a round 40 ms after the first split them).
-    const rounds = new ScrapeRounds(render, 0, 40, 200);
+    // Asked 15 ms apart over 135 ms, gathering for a quiet 50 ms: one round for all (a round 50 ms after the first split them).
+    const rounds = new ScrapeRounds(render, 0, 50, 1000);
     const asked: Promise<Turn>[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 10; i++) {
       asked.push(rounds.next());
       await new Promise((r) => setTimeout(r, 15));
     }
-    expect((await Promise.all(asked)).map(text)).toEqual(Array(5).fill('# rendering 1\nup 1\n'));
+    expect((await Promise.all(asked)).map(text)).toEqual(Array(10).fill('# rendering 1\nup 1\n'));
     expect(calls.n).toBe(1);
 
     // Asked every 10 ms for 400 ms: the first round begins by the longest gathering (100 ms), not at the end.
