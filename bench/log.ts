@@ -652,14 +652,14 @@ export async function benchLog(opts: { lines?: number; latencySamples?: number; 
   }
 }
 
-/** `the parser thread: 0.63× (missed), p99 237 ms (met), slowed 23% (missed)`: the catch-up and scrape targets of one way of parsing. */
+/** `the parser thread 0.63× (missed), p99 237 ms (met), slowed +23% (missed)`: the catch-up and scrape targets of one way of parsing. */
 function threeTargets(way: string, ratio: number, s: ScrapesDuringCatchUp): string {
   const slowed = s.scrapedSeconds / s.aloneSeconds - 1;
   const mark = (ok: boolean): string => (ok ? 'met' : 'missed');
   return `${way} ${fmt(ratio, 2)}× (${mark(ratio >= 0.65)}), p99 ${fmt(s.p99Ms)} ms (${mark(s.p99Ms <= 250)}), slowed ${percent(slowed)} (${mark(slowed <= 0.2)})`;
 }
 
-/** The slowest scrapes' parts: `12 + 30 + 140 ms of 182 ms (11 scrapes)`. */
+/** The slowest scrapes' parts, each a median (they need not add up to the total's): `12 + 30 + 140 ms of 190 ms (11 scrapes)`. */
 function slowestParts({ slowest: s }: ScrapesDuringCatchUp): string {
   return `${fmt(s.beforeRead, 0)} + ${fmt(s.inExporter, 0)} + ${fmt(s.afterExporter, 0)} ms of ${fmt(s.total, 0)} ms (${s.scrapes} scrapes)`;
 }
