@@ -946,8 +946,8 @@ export const logGroup: BenchGroup = {
   0.67×, then 0.65× against 0.63×: the priority's cost to the catch-up alone is below this machine's noise.`,
         `What limits the scrapes during the catch-up: CPU on two cores shared by the exporter, the benchmark's 100 clients (30 MB/s of
   responses read in the benchmark's process) and the other work on the machine (the load average above); on the earlier
-  machine (the profile and the runs of 2026-11-30 below), that work made the slowdown land either side of the 20% allowed. In the exporter, the
-  main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts once no scrape
+  machine (the profile and the runs of 2026-11-30 below), that work made the slowdown land either side of the 20% allowed.
+  In the exporter, the main thread both catches up and answers: scrapes that arrive together share one rendering (a round starts once no scrape
   has asked for 10 ms, at most 50 ms after the first asked, to gather the others, and no sooner after the last than four
   times its rendering took), each response
   gets the round's exposition as one buffer (no copy), written in shares of about 4 ms of a turn of the event loop, and the
@@ -960,8 +960,8 @@ export const logGroup: BenchGroup = {
   collection 0.16 s, idle 0.6 s (waiting for file reads, whose thread shares the cores with the clients): the scrapes'
   own work is about a fifth of the catch-up's, at the 20% allowed, so that figure goes either side of it with the machine's
   other work; the clients' reading (30 MB/s) takes CPU from the same two cores. With the parser in its own thread (the row
-  above) the main thread has less to do but the process more (facts crossing): the catch-up is slowed less, the clients wait
-  longer. Before the rounds, each scrape rendered its own copy: the catch-up
+  above) the main thread has less to do but the process more (facts crossing): on the earlier machine the catch-up was
+  slowed less and the clients waited longer; on this one the two ways are alike (the rows). Before the rounds, each scrape rendered its own copy: the catch-up
   under the same clients took 200 s instead of 4.6 s.
   Where each scrape's time goes (the row on the slowest): the client stamps its request with an id (\`x-bench-scrape\`)
   and the time it sent it, \`bench/loopDelay.ts\` in the exporter reports when the request was read and when the last byte
