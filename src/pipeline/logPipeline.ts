@@ -24,7 +24,7 @@ import { feedChunkTo, type LogParser, type LogParserStats, type LogSource } from
 import { checkPositionsWritable } from '../tail/positions.js';
 import { LogTailer, type LineSink } from '../tail/tailer.js';
 import { PARSE_WORKER, ParserThread, parserThreadAvailable } from './parserThread.js';
-import { inSlices, pieceEnd } from './slices.js';
+import { inSlices } from './slices.js';
 
 /** MAILRELAY_PARSER_THREAD=1: the parser in a thread of its own (see the top of this file). */
 export function parserThreadWanted(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -146,10 +146,8 @@ export class LogPipeline implements Running<LogSettings> {
           this.lastBatchSeconds = (performance.now() - started) / 1000;
           counted(lines);
         };
-        const parsed = inSlices(chunk, (from) => {
-          const to = pieceEnd(chunk, from);
+        const parsed = inSlices(chunk, (from, to) => {
           lines += feedChunkTo(parser, file, chunk.subarray(from, to));
-          return to;
         });
         if (parsed === undefined) return finish();
         return parsed.then(finish);

@@ -17,7 +17,7 @@ import { feedChunkTo, type LogParser, type LogParserStats, type LogSource, type 
 import type { LineSink } from '../tail/tailer.js';
 import { stepAside } from '../turns.js';
 import { applyFacts, type FactBatch } from './factBatch.js';
-import { inSlices, pieceEnd, SLICE_MS } from './slices.js';
+import { inSlices, SLICE_MS } from './slices.js';
 
 /** What the worker needs to make the MTA's parser: plain data, cloned to it. */
 export interface ParserThreadInit {
@@ -118,10 +118,8 @@ export class ParserThread implements LineSink {
     // share; a slice at a time, as parsing in this thread does (a 1 MiB chunk is 3-30 ms of it): scrapes and
     // clients connecting waited for whole chunks, and the first scrapes of a catch-up waited longest.
     let scanned = this.spareScanned.pop();
-    const scanning = inSlices(chunk, (from) => {
-      const to = pieceEnd(chunk, from);
+    const scanning = inSlices(chunk, (from, to) => {
       scanned = scanLines(chunk, scanned, from, to);
-      return to;
     });
     if (scanning === undefined) return this.send(file, chunk, counted, scanned);
     return scanning.then(() => this.send(file, chunk, counted, scanned));

@@ -13,22 +13,26 @@ export const SLICE_MS = 1;
 const SLICE_BYTES = 16 * 1024;
 
 /** Where the piece of whole lines of about SLICE_BYTES that starts at `at` ends: after a LF, or at the chunk's end. */
-export function pieceEnd(chunk: Buffer, at: number): number {
+function pieceEnd(chunk: Buffer, at: number): number {
   return at + SLICE_BYTES >= chunk.length ? chunk.length : chunk.indexOf(0x0a, at + SLICE_BYTES) + 1 || chunk.length;
 }
 
 /**
- * Runs `piece(from)` (handles chunk[from, returned end)) over the chunk, for
- * about SLICE_MS at a time: the first slice at once, the others a turn of
- * the event loop each, stepping aside while clients connect. Undefined
- * when the first slice finished the chunk, else a promise of the end.
+ * Runs `piece(from, to)` over the chunk's pieces of whole lines, in order
+ * (each chunk[from, to) of about SLICE_BYTES), for about SLICE_MS at a
+ * time: the first slice at once, the others a turn of the event loop each,
+ * stepping aside while clients connect. Undefined when the first slice
+ * finished the chunk, else a promise of the end.
  */
-export function inSlices(chunk: Buffer, piece: (from: number) => number): void | Promise<void> {
+export function inSlices(chunk: Buffer, piece: (from: number, to: number) => void): void | Promise<void> {
   let at = 0;
   const slice = (): boolean => {
     const until = performance.now() + SLICE_MS;
-    do at = piece(at);
-    while (at < chunk.length && performance.now() < until);
+    do {
+      const to = pieceEnd(chunk, at);
+      piece(at, to);
+      at = to;
+    } while (at < chunk.length && performance.now() < until);
     return at >= chunk.length;
   };
   if (slice()) return undefined;
